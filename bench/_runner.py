@@ -1,0 +1,116 @@
+"""Shared benchmark runner: start a server, drive a workload, print the ratio to a ceiling.
+
+Every benchmark measures Fireline and its ceiling in the same run on the same machine and
+prints `name: fireline=X ceiling=Y ratio=Z` as its last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fireline_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
+    env.update(FIRELINE_HOME=str(home), PYTHONPATH=str(ROOT / "src") + os.pathsep + str(ROOT))
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def temporary_home() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="fireline-bench-") as directory:
+        yield Path(directory)
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "fireline", *args], env=env, capture_output=True, text=True,
+        check=True, timeout=120,
+    )
+    return result.stdout.strip()
+
+
+@contextmanager
+def server(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    """Runs a server process until the block ends; yields its base URL once it answers."""
+    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as process:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    process.kill()
+                    raise RuntimeError(f"server {argv} did not start") from None
+                time.sleep(0.1)
+        try:
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def uvicorn_argv(app: str, port: int, *, factory: bool = False) -> list[str]:
+    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log"]
+    return [*argv, "--factory"] if factory else argv
+
+
+async def _drive(
+    request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+    *, base_url: str, seconds: float, concurrency: int,
+) -> float:
+    done = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal done
+        while time.perf_counter() < stop_at:
+            response = await request(client)
+            if response.status_code >= 400:
+                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+            done += 1
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return done / (time.perf_counter() - started)
+
+
+def throughput(
+    request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+    *, base_url: str, seconds: float = 5.0, concurrency: int = 8, warmup: float = 1.0,
+) -> float:
+    """Requests per second that `request` sustains against `base_url`."""
+    asyncio.run(_drive(request, base_url=base_url, seconds=warmup, concurrency=concurrency))
+    return asyncio.run(
+        _drive(request, base_url=base_url, seconds=seconds, concurrency=concurrency))
+
+
+def report(name: str, fireline: float, ceiling: float, unit: str = "req/s") -> float:
+    ratio = fireline / ceiling if ceiling else 0.0
+    print(f"{name}: fireline={fireline:.1f}{unit} ceiling={ceiling:.1f}{unit} ratio={ratio:.2f}")
+    return ratio

@@ -1,0 +1,46 @@
+"""Authenticated `GET /api/users/me` on Fireline vs a bare FastAPI endpoint doing the same
+key lookup on the same SQLite database."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._runner import (
+    cli,
+    fireline_env,
+    free_port,
+    report,
+    server,
+    temporary_home,
+    throughput,
+    uvicorn_argv,
+)
+
+
+def main() -> None:
+    with temporary_home() as home:
+        env = fireline_env(home, FIRELINE_MASTER_KEY="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        cli(env, "db", "upgrade")
+        cli(env, "users", "create", "--email", "bench@example.com", "--name", "Bench",
+            "--role", "admin")
+        key = cli(env, "api-keys", "create", "--email", "bench@example.com")
+        headers = {"Authorization": f"Token token={key}"}
+
+        def request(client):  # type: ignore[no-untyped-def]
+            return client.get("/api/users/me", headers=headers)
+
+        port = free_port()
+        with server(uvicorn_argv("fireline.app:app_from_env", port, factory=True), env,
+                    port) as base:
+            fireline = throughput(request, base_url=base)
+        port = free_port()
+        with server(uvicorn_argv("bench.ceiling_apps:app", port), env, port) as base:
+            ceiling = throughput(request, base_url=base)
+    report("auth_request", fireline, ceiling)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from fireline.cli import main
+
+main()

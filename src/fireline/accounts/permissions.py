@@ -1,0 +1,116 @@
+"""Who is calling, and what their roles let them do.
+
+Credentials are read from the `Authorization` header or the session cookie only, never from a
+query string (OA-9). Requests authenticated by the session cookie must echo the CSRF token
+for any method that changes state. Later capabilities add their rules here, next to these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fireline.accounts import service
+from fireline.accounts.models import User
+from fireline.accounts.roles import BaseRole
+from fireline.core.errors import AccessDeniedError, AuthenticationError
+
+SESSION_COOKIE = "fireline_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    read_only: bool
+    via: Literal["api_key", "session", "oauth"]
+    credential_id: str
+
+    @property
+    def role(self) -> BaseRole:
+        return BaseRole(self.user.role)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in {BaseRole.OWNER, BaseRole.ADMIN}
+
+    @property
+    def is_global_manager_or_above(self) -> bool:
+        return self.role in {BaseRole.OWNER, BaseRole.ADMIN, BaseRole.MANAGER}
+
+
+def csrf_token_for(session_secret: str) -> str:
+    # Derived from the HttpOnly cookie: a page can show it, another site cannot compute it.
+    return hashlib.sha256(b"fireline-csrf:" + session_secret.encode()).hexdigest()
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.database.session() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(db_session)]
+
+
+def _token_from_header(value: str) -> tuple[str, str] | None:
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() == "token":
+        # PagerDuty: `Authorization: Token token=KEY`
+        key, _, token = rest.strip().partition("=")
+        if key.strip().lower() == "token" and token.strip():
+            return "token", token.strip()
+    if scheme.lower() == "bearer" and rest.strip():
+        return "bearer", rest.strip()
+    return None
+
+
+async def current_principal(request: Request, session: Session) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    principal = await _authenticate(request, session)
+    if principal.read_only and request.method not in _SAFE_METHODS:
+        raise AccessDeniedError("This API key is read-only")
+    request.state.principal = principal
+    return principal
+
+
+async def _authenticate(request: Request, session: AsyncSession) -> Principal:
+    header = request.headers.get("authorization")
+    if header:
+        parsed = _token_from_header(header)
+        if parsed is None:
+            raise AuthenticationError()
+        kind, secret = parsed
+        if kind == "token":
+            found = await service.authenticate_api_key(session=session, secret=secret)
+            if found is None:
+                raise AuthenticationError()
+            return Principal(found.user, found.read_only, "api_key", found.credential_id)
+        authenticate_bearer = getattr(request.app.state, "authenticate_bearer", None)
+        if authenticate_bearer is None:
+            raise AuthenticationError()
+        principal: Principal = await authenticate_bearer(session=session, token=secret)
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        found = await service.authenticate_session(session=session, secret=cookie)
+        if found is None:
+            raise AuthenticationError()
+        if request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent, csrf_token_for(cookie)):
+                raise AccessDeniedError("Missing or invalid CSRF token")
+        return Principal(found.user, False, "session", found.credential_id)
+    raise AuthenticationError()
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+

@@ -1,0 +1,78 @@
+"""The ASGI application factory: one app serves the UI, the REST API and operations routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from fireline import __version__
+from fireline.accounts import views as account_views
+from fireline.core.db import Database
+from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
+from fireline.settings import Settings
+from fireline.web import pages
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """`database` is owned by the caller when given; otherwise the app opens and closes one."""
+    owns_database = database is None
+    db = database or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime = getattr(_app.state, "runtime", None)
+        if runtime is not None:
+            await runtime.start(db)
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                await runtime.stop()
+            if owns_database:
+                await db.dispose()
+
+    app = FastAPI(
+        title="Fireline",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    metrics = Metrics()
+    app.state.settings = settings
+    app.state.database = db
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        try:
+            await db.ping()
+        except Exception:  # any database failure means "not ready"
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint(_request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(account_views.router)
+    app.include_router(pages.router)
+    return app
+
+
+def app_from_env() -> Any:
+    """Entry point for `uvicorn --factory fireline.app:app_from_env`."""
+    return create_app(Settings.from_env())

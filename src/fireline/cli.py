@@ -1,0 +1,196 @@
+"""The `fireline` command line (also `python -m fireline`).
+
+Each command loads settings from the environment, validates its arguments, prints a clear
+message and exits non-zero on bad input without changing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fireline.accounts import service as accounts
+from fireline.core import migrate
+from fireline.core.db import Database
+from fireline.core.errors import ApiError, FirelineError
+from fireline.core.logging import configure_logging
+from fireline.settings import DEFAULT_PORT, Settings
+from fireline.vault.keyring import load_keyring
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Fireline")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema")
+users_app = typer.Typer(no_args_is_help=True, help="Users")
+teams_app = typer.Typer(no_args_is_help=True, help="Teams")
+api_keys_app = typer.Typer(no_args_is_help=True, help="REST API keys")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(teams_app, name="teams")
+app.add_typer(api_keys_app, name="api-keys")
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except FirelineError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _prepare(settings: Settings) -> None:
+    if settings.is_sqlite:
+        settings.home.mkdir(parents=True, exist_ok=True)
+
+
+def _in_transaction(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    async def run() -> T:
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ApiError as exc:
+        _fail(exc.message + "".join(f"\n  {item}" for item in exc.errors))
+    except FirelineError as exc:
+        _fail(str(exc))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all schema migrations."""
+    settings = _settings()
+    _prepare(settings)
+    migrate.upgrade(settings.database_url)
+    err.print("database is up to date")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    name: Annotated[str, typer.Option(help="Display name")],
+    role: Annotated[
+        str, typer.Option(help="owner, admin, manager, responder, observer, restricted")
+    ],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Create a user; with --password-stdin the password is read from standard input."""
+    settings = _settings()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    user = _in_transaction(settings, lambda session: accounts.create_user(
+        session=session, email=email, name=name, role=role, password=password))
+    typer.echo(user.id)
+
+
+@teams_app.command("create")
+def teams_create(name: Annotated[str, typer.Option(help="Team name")]) -> None:
+    """Create a team."""
+    team = _in_transaction(_settings(), lambda s: accounts.create_team(session=s, name=name))
+    typer.echo(team.id)
+
+
+@teams_app.command("add-member")
+def teams_add_member(
+    team: Annotated[str, typer.Option(help="Team name")],
+    email: Annotated[str, typer.Option(help="User email")],
+    role: Annotated[str, typer.Option(help="manager, responder or observer")],
+) -> None:
+    """Add a user to a team, or change their team role."""
+    _in_transaction(_settings(), lambda s: accounts.add_team_member(
+        session=s, team_name=team, email=email, role=role))
+    err.print(f"{email} is a {role} of {team}")
+
+
+@api_keys_app.command("create")
+def api_keys_create(
+    email: Annotated[str, typer.Option(help="The user the key acts as")],
+    read_only: Annotated[bool, typer.Option("--read-only")] = False,
+) -> None:
+    """Create a REST API key and print only the key."""
+
+    async def work(session: AsyncSession) -> str:
+        user = await accounts.get_user_by_email(session=session, email=email)
+        _, secret = await accounts.create_api_key(session=session, user=user, read_only=read_only)
+        return secret
+
+    typer.echo(_in_transaction(_settings(), work))
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    no_workers: Annotated[bool, typer.Option("--no-workers")] = False,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key")] = None,
+) -> None:
+    """Serve the UI and APIs (and, unless --no-workers, the workers and scheduler)."""
+    import uvicorn
+
+    from fireline.app import create_app
+    from fireline.runtime import Runtime
+
+    settings = _settings()
+    if (tls_cert is None) != (tls_key is None):
+        _fail("--tls-cert and --tls-key go together")
+    _prepare(settings)
+    try:
+        keyring = load_keyring(settings, create=settings.is_sqlite)
+    except FirelineError as exc:
+        _fail(str(exc))
+    if settings.is_sqlite:
+        migrate.upgrade(settings.database_url)
+    created = _in_transaction(settings, lambda s: accounts.bootstrap_owner(session=s))
+    scheme = "https" if tls_cert else "http"
+    typer.echo(f"Fireline is running on {scheme}://{host}:{port}")
+    if created is not None:
+        owner, password, key = created
+        typer.echo(f"First start: sign in as {owner.email} with password {password}")
+        typer.echo(f"Admin API key: {key}")
+    configure_logging()
+    application = create_app(settings)
+    runtime = None if no_workers else Runtime(settings=settings, keyring=keyring)
+    if runtime is not None:
+        runtime.attach(application)
+    uvicorn.run(
+        application, host=host, port=port, log_config=None, access_log=False,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run workers and the scheduler only (scale-out nodes)."""
+    from fireline.runtime import Runtime
+
+    settings = _settings()
+    _prepare(settings)
+    try:
+        keyring = load_keyring(settings)
+    except FirelineError as exc:
+        _fail(str(exc))
+    configure_logging()
+    asyncio.run(Runtime(settings=settings, keyring=keyring).run_forever())
+
+
+def main() -> None:
+    app()

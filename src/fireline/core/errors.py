@@ -1,0 +1,103 @@
+"""One error hierarchy for the whole service, mapped to HTTP in one place.
+
+    FirelineError
+    ├── SettingsError            bad configuration; the process refuses to start
+    ├── ApiError                 carries an HTTP status and a PagerDuty error code
+    │   ├── InvalidInputError    400 / 2001
+    │   ├── AuthenticationError  401 / 2006
+    │   ├── AccessDeniedError    403 / 2010
+    │   ├── NotFoundError        404 / 2100
+    │   ├── ConflictError        409 / 2001
+    │   └── RateLimitedError     429 / 2020
+    └── IntegrationError         raised by integrations while talking to a tool
+        ├── CredentialError      not retried; marks the connection unhealthy
+        ├── TransientError       retried with back-off
+        ├── PermanentError       not retried
+        └── EgressDenied         the request was refused before it left
+
+Messages of every error here may reach a client: they never carry a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class FirelineError(Exception):
+    """Base of every error Fireline raises on purpose."""
+
+
+class SettingsError(FirelineError):
+    """Configuration is missing or malformed."""
+
+
+class ApiError(FirelineError):
+    status_code = 500
+    code = 2000
+    default_message = "Internal Server Error"
+
+    def __init__(self, message: str | None = None, *, errors: Sequence[str] = ()) -> None:
+        self.message = message or self.default_message
+        self.errors = list(errors)
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, object]:
+        return {"error": {"message": self.message, "code": self.code, "errors": self.errors}}
+
+
+class InvalidInputError(ApiError):
+    status_code = 400
+    code = 2001
+    default_message = "Invalid Input Provided"
+
+
+class AuthenticationError(ApiError):
+    status_code = 401
+    code = 2006
+    default_message = "Authentication failed"
+
+
+class AccessDeniedError(ApiError):
+    status_code = 403
+    code = 2010
+    default_message = "Access Denied"
+
+
+class NotFoundError(ApiError):
+    status_code = 404
+    code = 2100
+    default_message = "Not Found"
+
+
+class ConflictError(ApiError):
+    status_code = 409
+    code = 2001
+    default_message = "Conflict"
+
+
+class RateLimitedError(ApiError):
+    status_code = 429
+    code = 2020
+    default_message = "Rate Limit Exceeded"
+
+
+class IntegrationError(FirelineError):
+    """A call to an external tool failed; the message is safe to show."""
+
+
+class CredentialError(IntegrationError):
+    pass
+
+
+class TransientError(IntegrationError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(IntegrationError):
+    pass
+
+
+class EgressDenied(IntegrationError):
+    pass

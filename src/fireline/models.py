@@ -1,0 +1,7 @@
+"""Imports every model module so that `Base.metadata` knows the whole schema."""
+
+from __future__ import annotations
+
+
+def load_all() -> None:
+    import fireline.accounts.models  # noqa: F401

@@ -1,0 +1,77 @@
+"""Background work beside (or instead of) the HTTP server: workers and the scheduler.
+
+A `Runtime` runs a set of periodic jobs, each in its own task, until stopped. Each later
+capability registers its job here (the health monitor, the workflow engine, the outbox
+relay); one failing iteration is logged and retried on the next tick, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+
+from fireline.core.db import Database
+from fireline.core.logging import get_logger
+from fireline.settings import Settings
+from fireline.vault.keyring import Keyring
+
+log = get_logger("fireline.runtime")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval: float
+    run: Callable[[Database], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    keyring: Keyring
+    jobs: list[Job] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _database: Database | None = None
+
+    def attach(self, app: FastAPI) -> None:
+        app.state.runtime = self
+
+    async def start(self, database: Database) -> None:
+        self._database = database
+        self._tasks = [asyncio.create_task(self._loop(job), name=job.name) for job in self.jobs]
+        log.info("runtime_started", jobs=[job.name for job in self.jobs])
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _loop(self, job: Job) -> None:
+        assert self._database is not None
+        while True:
+            try:
+                await job.run(self._database)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad iteration must not stop the job
+                log.exception("job_failed", job=job.name)
+            await asyncio.sleep(job.interval)
+
+    async def run_forever(self) -> None:
+        database = Database(self.settings.database_url)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await self.start(database)
+        try:
+            await stopping.wait()
+        finally:
+            await self.stop()
+            await database.dispose()
+            log.info("runtime_stopped")

@@ -1,0 +1,128 @@
+"""Configuration from the environment.
+
+Every setting has one source (a `FIRELINE_*` variable) and is validated when loaded; a
+malformed value raises `SettingsError` naming the variable, so the process stops before it
+touches the database.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fireline.core.errors import SettingsError
+
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    home: Path
+    database_url: str
+    base_url: str
+    master_keys: tuple[str, ...] = ()
+    egress_allow_private: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    egress_ca_bundle: Path | None = None
+    rest_rate_limit_per_minute: int = 960
+    events_rate_limit_per_minute: int = 120 * 60
+    provider_urls: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("FIRELINE_HOME") or "./.fireline").expanduser().resolve()
+        return cls(
+            home=home,
+            database_url=_database_url(env.get("FIRELINE_DATABASE_URL", ""), home),
+            base_url=_base_url(env.get("FIRELINE_BASE_URL", "")),
+            master_keys=_master_keys(env.get("FIRELINE_MASTER_KEY", "")),
+            egress_allow_private=_networks(env.get("FIRELINE_EGRESS_ALLOW_PRIVATE", "")),
+            egress_ca_bundle=_ca_bundle(env.get("FIRELINE_EGRESS_CA_BUNDLE", "")),
+            rest_rate_limit_per_minute=_positive_int(
+                env, "FIRELINE_REST_RATE_LIMIT_PER_MINUTE", 960
+            ),
+            events_rate_limit_per_minute=_positive_int(
+                env, "FIRELINE_EVENTS_RATE_LIMIT_PER_MINUTE", 120 * 60
+            ),
+            provider_urls={
+                key: value
+                for key, value in env.items()
+                if key.startswith("FIRELINE_") and key.endswith("_URL")
+                and key not in {"FIRELINE_DATABASE_URL", "FIRELINE_BASE_URL"}
+            },
+        )
+
+
+def _database_url(raw: str, home: Path) -> str:
+    raw = raw.strip()
+    if not raw:
+        return f"sqlite+aiosqlite:///{home / 'fireline.db'}"
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme in {"postgresql", "postgres", "postgresql+asyncpg"}:
+        return "postgresql+asyncpg://" + raw.split("://", 1)[1]
+    if scheme in {"sqlite", "sqlite+aiosqlite"}:
+        return "sqlite+aiosqlite://" + raw.split("://", 1)[1]
+    raise SettingsError(
+        "FIRELINE_DATABASE_URL must be a postgresql:// or sqlite:/// URL, "
+        f"got scheme {scheme or '(none)'!r}"
+    )
+
+
+def _base_url(raw: str) -> str:
+    raw = raw.strip().rstrip("/")
+    if not raw:
+        return f"http://127.0.0.1:{DEFAULT_PORT}"
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError("FIRELINE_BASE_URL must be an absolute http(s) URL")
+    return raw
+
+
+def _master_keys(raw: str) -> tuple[str, ...]:
+    # Validated for shape here; the vault decodes and checks lengths (CRY-6).
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for part in raw.replace("\n", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as exc:
+            raise SettingsError(
+                f"FIRELINE_EGRESS_ALLOW_PRIVATE: {part!r} is not a CIDR network"
+            ) from exc
+    return tuple(networks)
+
+
+def _ca_bundle(raw: str) -> Path | None:
+    if not raw.strip():
+        return None
+    path = Path(raw.strip())
+    if not path.is_file():
+        raise SettingsError(f"FIRELINE_EGRESS_CA_BUNDLE: no such file {str(path)!r}")
+    return path
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a positive integer, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be a positive integer, got {raw!r}")
+    return value

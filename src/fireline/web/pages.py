@@ -1,0 +1,90 @@
+"""Browser pages: sign-in with a secure session cookie, CSRF on every state change.
+
+The sign-in form has no session yet, so it is protected by checking that `Origin` (when the
+browser sends it) is our own; every later form carries the session-derived CSRF token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from fireline.accounts import service
+from fireline.accounts.permissions import SESSION_COOKIE, Session, csrf_token_for
+from fireline.core.errors import AccessDeniedError
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+_PAGE_HEADERS = {
+    "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+
+def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(_PAGE_HEADERS)
+    return response
+
+
+def _check_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        own = urlsplit(str(request.base_url))
+        sent = urlsplit(origin)
+        if (sent.scheme, sent.netloc) != (own.scheme, own.netloc):
+            raise AccessDeniedError("Cross-origin form submission refused")
+
+
+@router.get("/login")
+async def login_page(request: Request) -> HTMLResponse:
+    return _render(request, "login.html", user=None)
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request, session: Session, email: str = Form(""), password: str = Form("")
+) -> Response:
+    _check_origin(request)
+    result = await service.login(session=session, email=email, password=password)
+    if result is None:
+        return _render(request, "login.html", status_code=401, user=None, email=email,
+                       error="Email or password is incorrect.")
+    await session.commit()
+    _, secret = result
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, secret, httponly=True, samesite="lax", path="/",
+        secure=request.url.scheme == "https", max_age=int(service.SESSION_LIFETIME.total_seconds()),
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: Session, csrf_token: str = Form("")) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        if csrf_token != csrf_token_for(cookie):
+            raise AccessDeniedError("Missing or invalid CSRF token")
+        await service.logout(session=session, secret=cookie)
+        await session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+async def home(request: Request, session: Session) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    found = await service.authenticate_session(session=session, secret=cookie) if cookie else None
+    if found is None:
+        return RedirectResponse("/login", status_code=303)
+    return _render(request, "home.html", user=found.user, csrf_token=csrf_token_for(cookie or ""))

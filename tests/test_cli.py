@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import EmptyDatabase
+
+
+def _run(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fireline", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli_env(empty_database: EmptyDatabase, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
+    env.update(FIRELINE_HOME=str(tmp_path / "home"), FIRELINE_DATABASE_URL=empty_database.url)
+    assert _run(env, "db", "upgrade").returncode == 0
+    return env
+
+
+def test_cli_users_teams_and_api_keys(cli_env: dict[str, str]) -> None:
+    created = _run(
+        cli_env,
+        "users",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana",
+        "--role",
+        "manager",
+        "--password-stdin",
+        stdin="a long enough password\n",
+    )
+    assert created.returncode == 0, created.stderr
+    assert _run(cli_env, "teams", "create", "--name", "Payments").returncode == 0
+    member = _run(
+        cli_env,
+        "teams",
+        "add-member",
+        "--team",
+        "Payments",
+        "--email",
+        "ana@example.com",
+        "--role",
+        "manager",
+    )
+    assert member.returncode == 0, member.stderr
+    key = _run(cli_env, "api-keys", "create", "--email", "ana@example.com", "--read-only")
+    assert key.returncode == 0
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}\n", key.stdout), "prints only the key"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("users", "create", "--email", "x@example.com", "--name", "X", "--role", "god"),
+            "Unknown role",
+        ),
+        (
+            (
+                "teams",
+                "add-member",
+                "--team",
+                "Nope",
+                "--email",
+                "x@example.com",
+                "--role",
+                "manager",
+            ),
+            "No team",
+        ),
+        (("api-keys", "create", "--email", "nobody@example.com"), "No user"),
+    ],
+)
+def test_cli_bad_input_is_a_clear_error(
+    cli_env: dict[str, str], args: tuple[str, ...], message: str
+) -> None:
+    result = _run(cli_env, *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_duplicate_email_changes_nothing(cli_env: dict[str, str]) -> None:
+    args = ("users", "create", "--email", "d@example.com", "--name", "D", "--role", "admin")
+    assert _run(cli_env, *args).returncode == 0
+    again = _run(cli_env, *args)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_cli_malformed_environment_is_named(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
+    env.update(FIRELINE_HOME=str(tmp_path), FIRELINE_EGRESS_ALLOW_PRIVATE="nonsense")
+    result = _run(env, "db", "upgrade")
+    assert result.returncode == 2
+    assert "FIRELINE_EGRESS_ALLOW_PRIVATE" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_first_start_prints_a_working_admin_key(tmp_path: Path) -> None:
+    """What `make run` does on a fresh machine: SQLite in FIRELINE_HOME, owner bootstrap."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
+    env["FIRELINE_HOME"] = str(tmp_path / "home")
+    port = _free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "fireline", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        key = _check_first_start(process, port, tmp_path)
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert key not in stderr
+
+
+def _check_first_start(process: subprocess.Popen[str], port: int, tmp_path: Path) -> str:
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[0].strip() == f"Fireline is running on http://127.0.0.1:{port}"
+        assert "owner@fireline.local" in lines[1]
+        key = lines[2].split("Admin API key:")[1].strip()
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        me = httpx.get(f"{base}/api/users/me", headers={"Authorization": f"Token token={key}"})
+        assert me.status_code == 200 and me.json()["user"]["role"] == "owner"
+        key_file = tmp_path / "home" / "master.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        return key
+    except BaseException:
+        process.kill()
+        raise

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from fireline.core.errors import SettingsError
+from fireline.settings import Settings
+
+
+def test_defaults_use_sqlite_in_home(tmp_path: Path) -> None:
+    settings = Settings.from_env({"FIRELINE_HOME": str(tmp_path)})
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'fireline.db'}"
+    assert settings.base_url == "http://127.0.0.1:8080"
+    assert settings.egress_allow_private == ()
+    assert settings.is_sqlite
+
+
+def test_postgresql_url_uses_the_async_driver() -> None:
+    settings = Settings.from_env({"FIRELINE_DATABASE_URL": "postgresql://u@h:5432/d"})
+    assert settings.database_url == "postgresql+asyncpg://u@h:5432/d"
+    assert not settings.is_sqlite
+
+
+def test_egress_allow_private_parses_cidrs() -> None:
+    settings = Settings.from_env({"FIRELINE_EGRESS_ALLOW_PRIVATE": "127.0.0.0/8, ::1/128"})
+    assert settings.egress_allow_private == (
+        ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("FIRELINE_DATABASE_URL", "mysql://x/y", "FIRELINE_DATABASE_URL"),
+        ("FIRELINE_BASE_URL", "not a url", "FIRELINE_BASE_URL"),
+        ("FIRELINE_EGRESS_ALLOW_PRIVATE", "10.0.0.0/8,banana", "banana"),
+        ("FIRELINE_EGRESS_CA_BUNDLE", "/nonexistent/ca.pem", "FIRELINE_EGRESS_CA_BUNDLE"),
+        ("FIRELINE_REST_RATE_LIMIT_PER_MINUTE", "-3", "FIRELINE_REST_RATE_LIMIT_PER_MINUTE"),
+    ],
+)
+def test_malformed_variable_is_named_in_the_error(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({variable: value})
