@@ -13,8 +13,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from fireline import __version__
 from fireline.accounts import views as account_views
+from fireline.connections import views as connection_views
 from fireline.core.db import Database
 from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
+from fireline.incidents import views as incident_views
 from fireline.settings import Settings
 from fireline.web import pages
 
@@ -69,6 +71,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(account_views.router)
+    app.include_router(incident_views.router)
+    app.include_router(connection_views.router)
     app.include_router(pages.router)
     return app
 

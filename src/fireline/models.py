@@ -4,4 +4,6 @@ from __future__ import annotations
 
 
 def load_all() -> None:
-    import fireline.accounts.models  # noqa: F401
+    import fireline.accounts.models
+    import fireline.connections.models
+    import fireline.incidents.models  # noqa: F401

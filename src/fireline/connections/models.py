@@ -1,0 +1,3 @@
+"""Workflow Integration connections, their health history and the audit log."""
+
+from __future__ import annotations
