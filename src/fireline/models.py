@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+
+MODEL_MODULES = (
+    "fireline.accounts.models",
+    "fireline.core.audit",
+    "fireline.connections.models",
+    "fireline.incidents.models",
+)
+
 
 def load_all() -> None:
-    import fireline.accounts.models
-    import fireline.connections.models
-    import fireline.incidents.models  # noqa: F401
+    for module in MODEL_MODULES:
+        importlib.import_module(module)

@@ -1,0 +1,163 @@
+"""Local fake servers that speak a tool's real protocol over real TLS, and tool contexts
+that reach them.
+
+A fake is an ASGI app served by uvicorn on 127.0.0.1 with a certificate from a throwaway CA
+(`trustme`) for the tool's real hostnames (e.g. `api.datadoghq.com`); only name resolution
+is redirected, so URLs, hosts, TLS and headers are exactly what production sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpcore
+import httpx
+import trustme
+import uvicorn
+
+from fireline.core.errors import CredentialError, PermanentError, TransientError
+from fireline.integrations.base import Integration, ToolContext
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class FakeServer:
+    port: int
+    hostnames: tuple[str, ...]
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def routes(self, port: int = 443) -> dict[tuple[str, int], int]:
+        """Resolution table: each hostname at `port` is served by this fake."""
+        return {(host, port): self.port for host in self.hostnames}
+
+
+@contextmanager
+def serve(app: Any, ca: trustme.CA, tmp: Path, *hostnames: str) -> Iterator[FakeServer]:
+    names = ("localhost", "127.0.0.1", *hostnames)
+    cert = ca.issue_cert(*names)
+    cert_file, key_file = tmp / f"cert-{id(app)}.pem", tmp / f"key-{id(app)}.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    for blob in cert.cert_chain_pems[1:]:
+        blob.write_to_path(str(cert_file), append=True)
+    cert.private_key_pem.write_to_path(str(key_file))
+    port = _free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(cert_file),
+        ssl_keyfile=str(key_file),
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("fake server did not start")
+        time.sleep(0.02)
+    try:
+        yield FakeServer(port=port, hostnames=names)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class _RoutedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, routes: Mapping[tuple[str, int], int]) -> None:
+        self._routes = dict(routes)
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        target = self._routes.get((host, port))
+        if target is None:
+            raise httpcore.ConnectError(f"no route to {host}:{port} in this test")
+        return await self._inner.connect_tcp("127.0.0.1", target, timeout=timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+OPEN_CLIENTS: list[httpx.AsyncClient] = []
+
+
+class InterimHttp:
+    """Test client with the HttpClient contract of integrations/base.py."""
+
+    def __init__(self, routes: Mapping[tuple[str, int], int], ca: trustme.CA) -> None:
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        pool = httpcore.AsyncConnectionPool(
+            ssl_context=context, network_backend=_RoutedBackend(routes)
+        )
+        transport = httpx.AsyncHTTPTransport()
+        transport._pool = pool
+        self.client = httpx.AsyncClient(transport=transport, trust_env=False, timeout=10)
+        OPEN_CLIENTS.append(self.client)
+
+    async def request(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        idempotent: bool,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            response = await self.client.request(
+                method, url, headers=headers, params=params, json=json, content=content, data=data
+            )
+        except httpx.TransportError as exc:
+            raise TransientError(f"could not reach {httpx.URL(url).host}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise CredentialError(f"{response.status_code}: {response.text[:200]}")
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientError(f"{response.status_code}: {response.text[:200]}")
+        if response.status_code >= 400:
+            raise PermanentError(f"{response.status_code}: {response.text[:200]}")
+        return response
+
+
+def tool_context(
+    integration: Integration,
+    *,
+    config: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    routes: Mapping[tuple[str, int], int],
+    ca: trustme.CA,
+    idempotency_key: str | None = None,
+) -> ToolContext:
+    return ToolContext(
+        connection_id="PTESTCONNECTION",
+        config=integration.config.model_validate(dict(config)),
+        secrets=integration.secrets.model_validate(dict(secrets)),
+        http=InterimHttp(routes, ca),
+        idempotency_key=idempotency_key,
+    )
