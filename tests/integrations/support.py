@@ -153,6 +153,8 @@ def tool_context(
     routes: Mapping[tuple[str, int], int],
     ca: trustme.CA,
     idempotency_key: str | None = None,
+    external_id: str | None = None,
+    endpoints: Mapping[str, str] | None = None,
 ) -> ToolContext:
     return ToolContext(
         connection_id="PTESTCONNECTION",
@@ -160,4 +162,6 @@ def tool_context(
         secrets=integration.secrets.model_validate(dict(secrets)),
         http=InterimHttp(routes, ca),
         idempotency_key=idempotency_key,
+        external_id=external_id,
+        endpoints=dict(endpoints or {}),
     )

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr
 
 SECRET_PLACEHOLDER = "********"
 
@@ -34,6 +34,14 @@ class ConnectionSecrets(BaseModel):
 
 class NoConfig(ConnectionConfig):
     pass
+
+
+class OAuthSecrets(ConnectionSecrets):
+    """What an OAuth connect flow stores; refreshed by the connections package."""
+
+    access_token: SecretStr
+    refresh_token: SecretStr | None = None
+    expires_at: float | None = None  # epoch seconds
 
 
 class NoSecrets(ConnectionSecrets):
@@ -87,6 +95,11 @@ class ToolContext:
     http: HttpClient
     # WF-5: `run_id:step_id`, stable across retries; passed to tools that accept one.
     idempotency_key: str | None = None
+    # AWS-1: the server-generated external ID of this connection (AWS only).
+    external_id: str | None = None
+    # `FIRELINE_<TOOL>_*_URL` endpoint overrides (tests point tools at local fakes). These are
+    # server settings, never connection input (SEC-6).
+    endpoints: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
