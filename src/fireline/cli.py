@@ -29,10 +29,12 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema")
 users_app = typer.Typer(no_args_is_help=True, help="Users")
 teams_app = typer.Typer(no_args_is_help=True, help="Teams")
 api_keys_app = typer.Typer(no_args_is_help=True, help="REST API keys")
+keys_app = typer.Typer(no_args_is_help=True, help="Master keys")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(teams_app, name="teams")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(keys_app, name="keys")
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -132,6 +134,44 @@ def api_keys_create(
         return secret
 
     typer.echo(_in_transaction(_settings(), work))
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 200,
+) -> None:
+    """Re-wrap every data key under the active (first) key of FIRELINE_MASTER_KEY (CRY-7)."""
+    from rich.progress import Progress
+
+    from fireline.models import load_all
+    from fireline.vault.rotation import SEALED_TABLES, rewrap_all
+    from fireline.vault.sealing import Vault
+
+    settings = _settings()
+    try:
+        vault = Vault(load_keyring(settings))
+    except FirelineError as exc:
+        _fail(str(exc))
+    load_all()  # packages that store sealed data register their tables on import
+
+    async def run() -> int:
+        database = Database(settings.database_url)
+        try:
+            with Progress(console=err, transient=False) as bar:
+                task = bar.add_task("re-wrapping data keys", total=None)
+                return await rewrap_all(
+                    database=database, vault=vault, tables=SEALED_TABLES,
+                    batch_size=batch_size,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        finally:
+            await database.dispose()
+
+    try:
+        count = asyncio.run(run())
+    except FirelineError as exc:
+        _fail(str(exc))
+    err.print(f"re-wrapped {count} data keys under master key {vault.active_key.key_id}")
 
 
 @app.command()
