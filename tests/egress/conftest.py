@@ -34,8 +34,27 @@ class LocalServer:
     routes: dict[str, Handler] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     connections: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)  # type: ignore[arg-type]
+        try:
+            await self._handle(reader, writer)
+        finally:
+            self.tasks.discard(task)  # type: ignore[arg-type]
+            writer.close()  # also when cancelled: no transport left for the GC to warn about
+
+    async def stop(self, listener: asyncio.Server) -> None:
+        # Python 3.11's Server.close() leaves handlers running: a stalled one is cancelled here.
+        listener.close()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await listener.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -81,8 +100,7 @@ async def http_server() -> AsyncIterator[LocalServer]:
     server = LocalServer()
     listener = await _serve(server, None)
     yield server
-    listener.close()
-    await listener.wait_closed()
+    await server.stop(listener)
 
 
 @dataclass
@@ -111,8 +129,7 @@ async def https_server(tls: TlsSetup) -> AsyncIterator[LocalServer]:
     server = LocalServer()
     listener = await _serve(server, _server_context(tls, "api.test", "other.test", "127.0.0.1"))
     yield server
-    listener.close()
-    await listener.wait_closed()
+    await server.stop(listener)
 
 
 @pytest.fixture
@@ -121,8 +138,7 @@ async def wrong_name_server(tls: TlsSetup) -> AsyncIterator[LocalServer]:
     server = LocalServer()
     listener = await _serve(server, _server_context(tls, "elsewhere.test"))
     yield server
-    listener.close()
-    await listener.wait_closed()
+    await server.stop(listener)
 
 
 def fixed_resolver(

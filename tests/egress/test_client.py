@@ -159,8 +159,7 @@ async def test_net5_environment_proxies_and_netrc_are_ignored(
             response = await client.request("GET", f"http://127.0.0.1:{http_server.port}/",
                                             idempotent=True)
     finally:
-        listener.close()
-        await listener.wait_closed()
+        await proxy.stop(listener)
     assert response.text == "direct"
     assert proxy.connections == 0
     assert "authorization" not in http_server.requests[0].headers
@@ -235,7 +234,7 @@ async def test_wf6_connect_errors_are_retried_only_for_idempotent_requests(
 
 async def test_timeouts_are_transient(http_server: LocalServer) -> None:
     async def stall(request: Recorded) -> tuple[int, list[tuple[str, str]], bytes]:
-        await asyncio.sleep(1)
+        await asyncio.Event().wait()  # never answers; cancelled when the server stops
         return 200, [], b"late"
 
     http_server.routes["/slow"] = stall
