@@ -5,6 +5,7 @@ import base64
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from fireline.cli import app
@@ -13,7 +14,7 @@ from fireline.vault import rotation
 from fireline.vault.keyring import MasterKey
 from fireline.vault.rotation import rewrap_all
 from fireline.vault.sealing import VaultError
-from tests.vault.conftest import SEALED, SealedRows, new_key, vault_of
+from tests.vault.conftest import ROWS, SEALED, SealedRows, new_key, vault_of
 
 
 async def test_cry7_seal_rotate_remove_old_key_all_open(sealed_rows: SealedRows) -> None:
@@ -103,3 +104,17 @@ def test_cli_keys_rotate_refuses_a_bad_key(
     result = CliRunner().invoke(app, ["keys", "rotate"])
     assert result.exit_code == 2
     assert "32 bytes" in result.output
+
+
+async def test_cry2_rotation_stops_loudly_at_a_tampered_key(sealed_rows: SealedRows) -> None:
+    k1, k2 = new_key(), new_key()
+    await sealed_rows.insert(vault_of(k1), 3)
+    async with sealed_rows.database.transaction() as session:
+        wrapped = (await session.execute(
+            select(ROWS.c.data_key).where(ROWS.c.id == "P00001"))).scalar_one()
+        tampered = wrapped[:-1] + bytes([wrapped[-1] ^ 1])
+        await session.execute(
+            update(ROWS).where(ROWS.c.id == "P00001").values(data_key=tampered))
+    with pytest.raises(VaultError, match="vault_test_rows row P00001"):
+        await rewrap_all(database=sealed_rows.database, vault=vault_of(k2, k1),
+                         tables=[SEALED])

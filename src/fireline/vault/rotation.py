@@ -18,7 +18,7 @@ from sqlalchemy import LargeBinary, String, and_, column, func, select, table, u
 from sqlalchemy.sql.expression import TableClause
 
 from fireline.core.db import Database
-from fireline.vault.sealing import Vault
+from fireline.vault.sealing import Vault, VaultError
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,12 @@ async def rewrap_all(
                     query = query.where(id_col > last_id)
                 rows = (await session.execute(query)).all()
                 for row_id, wrapped in rows:
-                    if wrapped is None or not vault.needs_rewrap(wrapped):
-                        continue
-                    fresh = vault.rewrap(wrapped, table=sealed.table, row_id=row_id)
+                    try:
+                        if wrapped is None or not vault.needs_rewrap(wrapped):
+                            continue
+                        fresh = vault.rewrap(wrapped, table=sealed.table, row_id=row_id)
+                    except VaultError as exc:  # CRY-2: stop loudly, and say where
+                        raise VaultError(f"{sealed.table} row {row_id}: {exc}") from None
                     result = await session.execute(
                         update(t).where(and_(id_col == row_id, key_col == wrapped))
                         .values({sealed.key_column: fresh})

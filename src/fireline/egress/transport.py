@@ -1,0 +1,108 @@
+"""The connect-time guard (NET-3): resolve, check every address, dial the checked one.
+
+`GuardedTransport` is an httpx transport whose connections resolve the host themselves, refuse
+the connection with `EgressDenied` if *any* resolved address is not allowed, and then dial an
+IP address from that checked list — so no second DNS answer can slip in between the check and
+the connect (DNS rebinding). TLS still verifies the certificate against, and sends SNI for, the
+host name of the URL, and the Host header is unchanged. No proxies, no Unix sockets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+
+from fireline.core.errors import EgressDenied
+from fireline.egress.addresses import IPAddress, IPNetwork, address_allowed
+
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address the system resolver gives for `host`, in its preferred order."""
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[IPAddress] = []
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(
+        self, *, allow_private: Iterable[IPNetwork], resolver: Resolver = resolve
+    ) -> None:
+        self._allow_private = tuple(allow_private)
+        self._resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore signature)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await self._resolver(host, port)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host}")
+        # NET-3: every answer must pass, or an attacker's DNS could mix in a private address.
+        denied = [str(a) for a in addresses if not address_allowed(a, self._allow_private)]
+        if denied:
+            raise EgressDenied(f"{host} resolves to a denied address ({', '.join(denied)})")
+        failure: httpcore.ConnectError | None = None
+        for address in addresses:  # dial the checked addresses, never the name again
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise EgressDenied("Unix sockets are not an egress route")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext,
+        allow_private: Iterable[IPNetwork],
+        resolver: Resolver = resolve,
+        limits: httpx.Limits = httpx.Limits(max_connections=20, max_keepalive_connections=10),
+    ) -> None:
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
+        # httpx has no public hook for the network backend, so the pool it built is replaced
+        # by an equal one whose every connection goes through the guard.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver),
+        )
