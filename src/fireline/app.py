@@ -14,15 +14,28 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from fireline import __version__
 from fireline.accounts import views as account_views
 from fireline.connections import views as connection_views
+from fireline.connections.tools import Tools
 from fireline.core.db import Database
 from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
+from fireline.egress.transport import Resolver, resolve
 from fireline.incidents import views as incident_views
 from fireline.settings import Settings
+from fireline.vault.keyring import Keyring, load_keyring
+from fireline.vault.sealing import Vault
 from fireline.web import pages
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
-    """`database` is owned by the caller when given; otherwise the app opens and closes one."""
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    keyring: Keyring | None = None,
+    resolver: Resolver = resolve,
+) -> FastAPI:
+    """`database` is owned by the caller when given; otherwise the app opens and closes one.
+    Without a valid master key the app refuses to start (CRY-5). `resolver` is the egress
+    name resolver (tests map tools' real hostnames to local fakes)."""
+    keyring = keyring or load_keyring(settings)
     owns_database = database is None
     db = database or Database(settings.database_url)
 
@@ -51,6 +64,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.settings = settings
     app.state.database = db
     app.state.metrics = metrics
+    app.state.tools = Tools(settings=settings, keyring=keyring, vault=Vault(keyring),
+                            resolver=resolver)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 

@@ -206,7 +206,7 @@ def serve(
         typer.echo(f"First start: sign in as {owner.email} with password {password}")
         typer.echo(f"Admin API key: {key}")
     configure_logging()
-    application = create_app(settings)
+    application = create_app(settings, keyring=keyring)
     runtime = None if no_workers else Runtime(settings=settings, keyring=keyring)
     if runtime is not None:
         runtime.attach(application)

@@ -30,6 +30,8 @@ class Settings:
     rest_rate_limit_per_minute: int = 960
     events_rate_limit_per_minute: int = 120 * 60
     provider_urls: Mapping[str, str] = field(default_factory=dict)
+    # Fireline's own AWS account, shown in AWS set-up (the principal roles must trust).
+    aws_account_id: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -52,6 +54,7 @@ class Settings:
             events_rate_limit_per_minute=_positive_int(
                 env, "FIRELINE_EVENTS_RATE_LIMIT_PER_MINUTE", 120 * 60
             ),
+            aws_account_id=_aws_account_id(env.get("FIRELINE_AWS_ACCOUNT_ID", "")),
             provider_urls={
                 key: value
                 for key, value in env.items()
@@ -126,3 +129,12 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be a positive integer, got {raw!r}")
     return value
+
+
+def _aws_account_id(raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if len(raw) != 12 or not raw.isdigit():
+        raise SettingsError("FIRELINE_AWS_ACCOUNT_ID must be 12 digits")
+    return raw

@@ -143,11 +143,11 @@ async def wrong_name_server(tls: TlsSetup) -> AsyncIterator[LocalServer]:
 
 def fixed_resolver(
     table: dict[str, list[str]],
-) -> Callable[[str, int], Awaitable[list[IPv4Address | IPv6Address]]]:
-    async def resolve(host: str, port: int) -> list[IPv4Address | IPv6Address]:
+) -> Callable[[str, int], Awaitable[list[tuple[IPv4Address | IPv6Address, int]]]]:
+    async def resolve(host: str, port: int) -> list[tuple[IPv4Address | IPv6Address, int]]:
         if host not in table:
             raise OSError(f"unknown host {host}")
-        return [ip_address(address) for address in table[host]]
+        return [(ip_address(address), port) for address in table[host]]
 
     return resolve
 

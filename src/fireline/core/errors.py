@@ -8,6 +8,7 @@
     │   ├── AccessDeniedError    403 / 2010
     │   ├── NotFoundError        404 / 2100
     │   ├── ConflictError        409 / 2001
+    │   ├── UnprocessableError   422 / 2001
     │   └── RateLimitedError     429 / 2020
     └── IntegrationError         raised by integrations while talking to a tool
         ├── CredentialError      not retried; marks the connection unhealthy
@@ -73,6 +74,12 @@ class ConflictError(ApiError):
     status_code = 409
     code = 2001
     default_message = "Conflict"
+
+
+class UnprocessableError(ApiError):
+    status_code = 422
+    code = 2001
+    default_message = "Unprocessable Entity"
 
 
 class RateLimitedError(ApiError):

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import certifi
 import httpx
@@ -132,16 +133,22 @@ class GuardedClient:
         *,
         idempotent: bool,
         headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
         content: bytes | None = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         max_redirects: int = 0,
     ) -> httpx.Response:
-        """Sends one request (and its retries); the response body is fully read."""
+        """Sends one request (and its retries); the response body is fully read. `data` is
+        sent form-encoded (OAuth token endpoints and other form APIs)."""
         target = url if isinstance(url, httpx.URL) else httpx.URL(url)  # NET-2: parsed once
         if params:
             target = target.copy_merge_params(params)
-        request = self._build(method, target, headers or {}, content=content, json=json)
+        headers = dict(headers or {})
+        if data is not None:
+            content = urlencode(data).encode()
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        request = self._build(method, target, headers, content=content, json=json)
         for hop in range(max_redirects + 1):
             response = await self._send_with_retries(request, idempotent=idempotent)
             if not response.is_redirect or hop == max_redirects:
@@ -150,8 +157,13 @@ class GuardedClient:
         raise AssertionError("unreachable")
 
     def _build(
-        self, method: str, url: httpx.URL, headers: Mapping[str, str], *,
-        content: bytes | None = None, json: Any = None,
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str],
+        *,
+        content: bytes | None = None,
+        json: Any = None,
     ) -> httpx.Request:
         self.policy.check_url(url)  # NET-1
         request = httpx.Request(method, url, headers=headers, content=content, json=json)
@@ -164,12 +176,11 @@ class GuardedClient:
         target = request.url.join(response.headers["location"])
         method = request.method
         content: bytes | None = request.content
-        if response.status_code == 303 or (
-            response.status_code in (301, 302) and method == "POST"
-        ):
+        if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
             method, content = ("HEAD" if method == "HEAD" else "GET"), None
         headers = {
-            name: value for name, value in request.headers.items()
+            name: value
+            for name, value in request.headers.items()
             if name not in ("host", "content-length")
             and not (content is None and name == "content-type")
         }
@@ -222,15 +233,20 @@ class GuardedClient:
             await streamed.aclose()
         # The body is decoded already: framing headers would make httpx decode it again.
         headers = [
-            (name, value) for name, value in streamed.headers.multi_items()
+            (name, value)
+            for name, value in streamed.headers.multi_items()
             if name.lower() not in _BODY_FRAMING
         ]
         extensions: dict[str, Any] = {
-            key: streamed.extensions[key] for key in ("http_version", "reason_phrase")
+            key: streamed.extensions[key]
+            for key in ("http_version", "reason_phrase")
             if key in streamed.extensions
         }
         return httpx.Response(
-            streamed.status_code, headers=headers, content=body, request=request,
+            streamed.status_code,
+            headers=headers,
+            content=body,
+            request=request,
             extensions=extensions,
         )
 

@@ -22,24 +22,25 @@ import httpx
 from fireline.core.errors import EgressDenied
 from fireline.egress.addresses import IPAddress, IPNetwork, address_allowed
 
-Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+# A resolver answers with socket addresses (address, port), as getaddrinfo does. The port is
+# normally the one asked for; a test resolver may map a real host and port to a local fake.
+SocketAddress = tuple[IPAddress, int]
+Resolver = Callable[[str, int], Awaitable[list[SocketAddress]]]
 
 
-async def resolve(host: str, port: int) -> list[IPAddress]:
+async def resolve(host: str, port: int) -> list[SocketAddress]:
     """Every address the system resolver gives for `host`, in its preferred order."""
     infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses: list[IPAddress] = []
+    addresses: list[SocketAddress] = []
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        if address not in addresses:
-            addresses.append(address)
+        if (address, port) not in addresses:
+            addresses.append((address, port))
     return addresses
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(
-        self, *, allow_private: Iterable[IPNetwork], resolver: Resolver = resolve
-    ) -> None:
+    def __init__(self, *, allow_private: Iterable[IPNetwork], resolver: Resolver = resolve) -> None:
         self._allow_private = tuple(allow_private)
         self._resolver = resolver
         self._inner = httpcore.AnyIOBackend()
@@ -48,7 +49,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self,
         host: str,
         port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore signature)
+        timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -62,14 +63,17 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if not addresses:
             raise httpcore.ConnectError(f"cannot resolve {host}")
         # NET-3: every answer must pass, or an attacker's DNS could mix in a private address.
-        denied = [str(a) for a in addresses if not address_allowed(a, self._allow_private)]
+        denied = [str(a) for a, _ in addresses if not address_allowed(a, self._allow_private)]
         if denied:
             raise EgressDenied(f"{host} resolves to a denied address ({', '.join(denied)})")
         failure: httpcore.ConnectError | None = None
-        for address in addresses:  # dial the checked addresses, never the name again
+        for address, address_port in addresses:  # dial the checked addresses, not the name
             try:
                 return await self._inner.connect_tcp(
-                    str(address), port, timeout=timeout, local_address=local_address,
+                    str(address),
+                    address_port,
+                    timeout=timeout,
+                    local_address=local_address,
                     socket_options=socket_options,
                 )
             except httpcore.ConnectError as exc:
@@ -78,7 +82,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         raise failure
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None,  # noqa: ASYNC109
+        self,
+        path: str,
+        timeout: float | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise EgressDenied("Unix sockets are not an egress route")

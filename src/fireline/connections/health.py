@@ -1,0 +1,120 @@
+"""Verification and health: one probe, its outcome, and its record.
+
+A probe is the integration's read-only `verify`, run through the guarded client with the
+connection's own destination and secrets. Its outcome becomes the connection's status
+(`Healthy` / `Unhealthy`) and a row of history; a flip between the two writes an audit event
+and a log line. Messages are scrubbed of every registered secret before they are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fireline.connections.models import HEALTHY, UNHEALTHY, Connection, HealthCheck
+from fireline.connections.tools import Tools, parse_networks
+from fireline.core import audit
+from fireline.core.clock import utcnow
+from fireline.core.errors import IntegrationError
+from fireline.core.logging import get_logger
+from fireline.core.redaction import scrub
+from fireline.integrations.base import Integration
+
+log = get_logger("fireline.connections.health")
+
+VERIFY_TIMEOUT = 30.0
+CHECK_INTERVAL = timedelta(minutes=5)
+MAX_BACKOFF_FACTOR = 12
+
+
+@dataclass(frozen=True)
+class Outcome:
+    is_healthy: bool
+    message: str
+    duration_ms: int
+    checked_at: datetime
+
+
+async def probe(
+    tools: Tools,
+    integration: Integration,
+    *,
+    connection_id: str,
+    config: Any,
+    secrets: Any,
+    external_id: str | None,
+    allow_private: list[str],
+) -> Outcome:
+    started = time.perf_counter()
+    try:
+        async with tools.context(
+            integration,
+            connection_id=connection_id,
+            config=config,
+            secrets=secrets,
+            external_id=external_id,
+            allow_private=parse_networks(allow_private),
+        ) as ctx:
+            message = await asyncio.wait_for(integration.verify(ctx), VERIFY_TIMEOUT)
+        healthy = True
+    except TimeoutError:
+        healthy, message = False, f"No answer within {VERIFY_TIMEOUT:.0f} seconds"
+    except IntegrationError as exc:
+        healthy, message = False, str(exc) or type(exc).__name__
+    except Exception:  # an integration bug must not take the caller down with it
+        log.exception("verify_crashed", integration=integration.slug)
+        healthy, message = False, "Verification failed unexpectedly"
+    duration = int((time.perf_counter() - started) * 1000)
+    return Outcome(healthy, scrub(message)[:1000], duration, utcnow())
+
+
+def apply(
+    session: AsyncSession,
+    connection: Connection,
+    outcome: Outcome,
+    *,
+    trigger: str,
+    request_id: str | None = None,
+) -> None:
+    """Stores the outcome on the connection and in its history (in the caller's transaction)."""
+    status = HEALTHY if outcome.is_healthy else UNHEALTHY
+    previous = connection.health_status
+    connection.health_status = status
+    connection.health_message = outcome.message
+    connection.health_checked_at = outcome.checked_at
+    connection.health_failures = 0 if outcome.is_healthy else connection.health_failures + 1
+    factor = min(2 ** max(connection.health_failures - 1, 0), MAX_BACKOFF_FACTOR)
+    connection.health_next_check_at = outcome.checked_at + CHECK_INTERVAL * factor
+    session.add(
+        HealthCheck(
+            connection_id=connection.id,
+            checked_at=outcome.checked_at,
+            is_healthy=outcome.is_healthy,
+            message=outcome.message,
+            trigger=trigger,
+            duration_ms=outcome.duration_ms,
+        )
+    )
+    if previous in {HEALTHY, UNHEALTHY} and previous != status:
+        audit.record(
+            session,
+            actor_id=None,
+            actor="fireline",
+            action="connection.health_changed",
+            target_type="connection",
+            target_id=connection.id,
+            request_id=request_id,
+            details={"from": previous, "to": status, "trigger": trigger},
+            message=outcome.message,
+        )
+        log.info(
+            "connection_health_changed",
+            connection_id=connection.id,
+            integration=connection.integration,
+            status=status,
+        )
