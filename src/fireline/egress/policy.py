@@ -22,6 +22,9 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 @dataclass(frozen=True)
 class EgressPolicy:
+    """Hosts are exact names or `*.suffix` patterns, validated and normalized on creation.
+    `allowed_ports` applies to the effective port (443 for https, 80 for http)."""
+
     allowed_hosts: tuple[str, ...]
     allowed_ports: tuple[int, ...] = (443,)
     allow_http: bool = False

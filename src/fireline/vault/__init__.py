@@ -1,0 +1,1 @@
+"""Credential encryption: `keyring` (master keys), `sealing` (the `Vault`), `rotation`."""

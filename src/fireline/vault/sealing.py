@@ -44,6 +44,8 @@ _HEADER = 1 + _KEY_ID_BYTES
 _BODY = _HEADER + _NONCE_BYTES
 _TAG_BYTES = 16
 _CACHE_SIZE = 4096
+# The master keys stay in memory for the life of the process anyway; the time limit only keeps
+# data keys of rows that are no longer read from lingering.
 _CACHE_SECONDS = 300.0
 
 
