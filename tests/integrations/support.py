@@ -1,5 +1,5 @@
 """Local fake servers that speak a tool's real protocol over real TLS, and tool contexts
-that reach them.
+that reach them through the real egress client (`GuardedClient`).
 
 A fake is an ASGI app served by uvicorn on 127.0.0.1 with a certificate from a throwaway CA
 (`trustme`) for the tool's real hostnames (e.g. `api.datadoghq.com`); only name resolution
@@ -8,9 +8,9 @@ is redirected, so URLs, hosts, TLS and headers are exactly what production sends
 
 from __future__ import annotations
 
-import asyncio
+import ipaddress
 import socket
-import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpcore
 import httpx
 import trustme
 import uvicorn
 
-from fireline.core.errors import CredentialError, PermanentError, TransientError
+from fireline.egress.addresses import IPAddress
+from fireline.egress.client import GuardedClient
+from fireline.egress.policy import EgressPolicy
+from fireline.egress.transport import Resolver
 from fireline.integrations.base import Integration, ToolContext
 
 
@@ -79,70 +81,42 @@ def serve(app: Any, ca: trustme.CA, tmp: Path, *hostnames: str) -> Iterator[Fake
         thread.join(timeout=10)
 
 
-class _RoutedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, routes: Mapping[tuple[str, int], int]) -> None:
-        self._routes = dict(routes)
-        self._inner = httpcore.AnyIOBackend()
+def routing_resolver(routes: Mapping[tuple[str, int], int]) -> Resolver:
+    """Name resolution for tests: a real (host, port) answers at 127.0.0.1 on the fake's port."""
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        target = self._routes.get((host, port))
+    async def resolve(host: str, port: int) -> list[tuple[IPAddress, int]]:
+        target = routes.get((host, port))
         if target is None:
-            raise httpcore.ConnectError(f"no route to {host}:{port} in this test")
-        return await self._inner.connect_tcp("127.0.0.1", target, timeout=timeout)
+            raise OSError(f"no route to {host}:{port} in this test")
+        return [(ipaddress.ip_address("127.0.0.1"), target)]
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-OPEN_CLIENTS: list[httpx.AsyncClient] = []
+    return resolve
 
 
-class InterimHttp:
-    """Test client with the HttpClient contract of integrations/base.py."""
+_BUNDLES: dict[int, Path] = {}
 
-    def __init__(self, routes: Mapping[tuple[str, int], int], ca: trustme.CA) -> None:
-        context = ssl.create_default_context()
-        ca.configure_trust(context)
-        pool = httpcore.AsyncConnectionPool(
-            ssl_context=context, network_backend=_RoutedBackend(routes)
-        )
-        transport = httpx.AsyncHTTPTransport()
-        transport._pool = pool
-        self.client = httpx.AsyncClient(transport=transport, trust_env=False, timeout=10)
-        OPEN_CLIENTS.append(self.client)
 
-    async def request(
-        self,
-        method: str,
-        url: str | httpx.URL,
-        *,
-        idempotent: bool,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        content: bytes | None = None,
-        data: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        try:
-            response = await self.client.request(
-                method, url, headers=headers, params=params, json=json, content=content, data=data
-            )
-        except httpx.TransportError as exc:
-            raise TransientError(f"could not reach {httpx.URL(url).host}: {exc}") from exc
-        if response.status_code in (401, 403):
-            raise CredentialError(f"{response.status_code}: {response.text[:200]}")
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientError(f"{response.status_code}: {response.text[:200]}")
-        if response.status_code >= 400:
-            raise PermanentError(f"{response.status_code}: {response.text[:200]}")
-        return response
+def ca_bundle(ca: trustme.CA) -> Path:
+    if id(ca) not in _BUNDLES:
+        path = Path(tempfile.mkdtemp(prefix="fireline-ca-")) / "ca.pem"
+        ca.cert_pem.write_to_path(str(path))
+        _BUNDLES[id(ca)] = path
+    return _BUNDLES[id(ca)]
+
+
+OPEN_CLIENTS: list[GuardedClient] = []
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+
+
+def _client(integration: Integration, config: Mapping[str, Any],
+            routes: Mapping[tuple[str, int], int], ca: trustme.CA) -> GuardedClient:
+    destination = integration.destination(integration.config.model_validate(dict(config)))
+    policy = EgressPolicy(allowed_hosts=destination.hosts, allowed_ports=destination.ports,
+                          allow_private=LOOPBACK)
+    client = GuardedClient(policy, ca_bundle=ca_bundle(ca), resolver=routing_resolver(routes),
+                           max_attempts=1)
+    OPEN_CLIENTS.append(client)
+    return client
 
 
 def tool_context(
@@ -160,7 +134,7 @@ def tool_context(
         connection_id="PTESTCONNECTION",
         config=integration.config.model_validate(dict(config)),
         secrets=integration.secrets.model_validate(dict(secrets)),
-        http=InterimHttp(routes, ca),
+        http=_client(integration, config, routes, ca),
         idempotency_key=idempotency_key,
         external_id=external_id,
         endpoints=dict(endpoints or {}),

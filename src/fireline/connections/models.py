@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fireline.core.clock import utcnow
 from fireline.core.db import Base, UTCDateTime
 from fireline.core.ids import new_id
+from fireline.vault.rotation import SEALED_TABLES, SealedTable
 
 HEALTHY = "Healthy"
 UNHEALTHY = "Unhealthy"
@@ -101,3 +102,7 @@ class HealthCheck(Base):
     message: Mapped[str | None] = mapped_column(Text, default=None)
     trigger: Mapped[str] = mapped_column(String(20))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# CRY-7: master-key rotation re-wraps every connection's data key.
+SEALED_TABLES.append(SealedTable("connections", "id", "data_key"))
