@@ -43,7 +43,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runtime = getattr(_app.state, "runtime", None)
         if runtime is not None:
-            await runtime.start(db)
+            await runtime.start(db, app.state.tools)
         try:
             yield
         finally:

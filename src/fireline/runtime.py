@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from fireline.connections.monitor import Monitor
+from fireline.connections.tools import Tools
 from fireline.core.db import Database
 from fireline.core.logging import get_logger
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring
+from fireline.vault.sealing import Vault
 
 log = get_logger("fireline.runtime")
 
@@ -26,7 +29,12 @@ log = get_logger("fireline.runtime")
 class Job:
     name: str
     interval: float
-    run: Callable[[Database], Awaitable[None]]
+    run: Callable[[], Awaitable[object]]
+
+
+def default_jobs(database: Database, tools: Tools) -> list[Job]:
+    monitor = Monitor(db=database, tools=tools)
+    return [Job("health_monitor", 30.0, monitor.run_pass)]
 
 
 @dataclass
@@ -35,13 +43,14 @@ class Runtime:
     keyring: Keyring
     jobs: list[Job] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _database: Database | None = None
 
     def attach(self, app: FastAPI) -> None:
         app.state.runtime = self
 
-    async def start(self, database: Database) -> None:
-        self._database = database
+    async def start(self, database: Database, tools: Tools | None = None) -> None:
+        tools = tools or Tools(settings=self.settings, keyring=self.keyring,
+                               vault=Vault(self.keyring))
+        self.jobs = self.jobs or default_jobs(database, tools)
         self._tasks = [asyncio.create_task(self._loop(job), name=job.name) for job in self.jobs]
         log.info("runtime_started", jobs=[job.name for job in self.jobs])
 
@@ -52,10 +61,9 @@ class Runtime:
         self._tasks = []
 
     async def _loop(self, job: Job) -> None:
-        assert self._database is not None
         while True:
             try:
-                await job.run(self._database)
+                await job.run()
             except asyncio.CancelledError:
                 raise
             except Exception:  # one bad iteration must not stop the job

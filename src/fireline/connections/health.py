@@ -21,6 +21,7 @@ from fireline.connections.tools import Tools, parse_networks
 from fireline.core import audit
 from fireline.core.clock import utcnow
 from fireline.core.errors import IntegrationError
+from fireline.core.ids import new_id
 from fireline.core.logging import get_logger
 from fireline.core.redaction import scrub
 from fireline.integrations.base import Integration
@@ -49,6 +50,7 @@ async def probe(
     secrets: Any,
     external_id: str | None,
     allow_private: list[str],
+    shared: bool = False,
 ) -> Outcome:
     started = time.perf_counter()
     try:
@@ -59,6 +61,7 @@ async def probe(
             secrets=secrets,
             external_id=external_id,
             allow_private=parse_networks(allow_private),
+            shared=shared,
         ) as ctx:
             message = await asyncio.wait_for(integration.verify(ctx), VERIFY_TIMEOUT)
         healthy = True
@@ -73,6 +76,63 @@ async def probe(
     return Outcome(healthy, scrub(message)[:1000], duration, utcnow())
 
 
+def transition(connection: Connection, outcome: Outcome) -> dict[str, Any]:
+    """The connection's new health fields after `outcome`, with back-off for failures."""
+    failures = 0 if outcome.is_healthy else connection.health_failures + 1
+    factor = min(2 ** max(failures - 1, 0), MAX_BACKOFF_FACTOR)
+    return {
+        "health_status": HEALTHY if outcome.is_healthy else UNHEALTHY,
+        "health_message": outcome.message,
+        "health_checked_at": outcome.checked_at,
+        "health_failures": failures,
+        "health_next_check_at": outcome.checked_at + CHECK_INTERVAL * factor,
+    }
+
+
+def history_row(connection_id: str, outcome: Outcome, trigger: str) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "connection_id": connection_id,
+        "checked_at": outcome.checked_at,
+        "is_healthy": outcome.is_healthy,
+        "message": outcome.message,
+        "trigger": trigger,
+        "duration_ms": outcome.duration_ms,
+    }
+
+
+def record_flip(
+    session: AsyncSession,
+    connection: Connection,
+    new_status: str,
+    *,
+    trigger: str,
+    message: str,
+    request_id: str | None = None,
+) -> None:
+    """A change between Healthy and Unhealthy is audited and logged (not the first check)."""
+    previous = connection.health_status
+    if previous not in {HEALTHY, UNHEALTHY} or previous == new_status:
+        return
+    audit.record(
+        session,
+        actor_id=None,
+        actor="fireline",
+        action="connection.health_changed",
+        target_type="connection",
+        target_id=connection.id,
+        request_id=request_id,
+        details={"from": previous, "to": new_status, "trigger": trigger},
+        message=message,
+    )
+    log.info(
+        "connection_health_changed",
+        connection_id=connection.id,
+        integration=connection.integration,
+        status=new_status,
+    )
+
+
 def apply(
     session: AsyncSession,
     connection: Connection,
@@ -82,39 +142,15 @@ def apply(
     request_id: str | None = None,
 ) -> None:
     """Stores the outcome on the connection and in its history (in the caller's transaction)."""
-    status = HEALTHY if outcome.is_healthy else UNHEALTHY
-    previous = connection.health_status
-    connection.health_status = status
-    connection.health_message = outcome.message
-    connection.health_checked_at = outcome.checked_at
-    connection.health_failures = 0 if outcome.is_healthy else connection.health_failures + 1
-    factor = min(2 ** max(connection.health_failures - 1, 0), MAX_BACKOFF_FACTOR)
-    connection.health_next_check_at = outcome.checked_at + CHECK_INTERVAL * factor
-    session.add(
-        HealthCheck(
-            connection_id=connection.id,
-            checked_at=outcome.checked_at,
-            is_healthy=outcome.is_healthy,
-            message=outcome.message,
-            trigger=trigger,
-            duration_ms=outcome.duration_ms,
-        )
+    values = transition(connection, outcome)
+    record_flip(
+        session,
+        connection,
+        values["health_status"],
+        trigger=trigger,
+        message=outcome.message,
+        request_id=request_id,
     )
-    if previous in {HEALTHY, UNHEALTHY} and previous != status:
-        audit.record(
-            session,
-            actor_id=None,
-            actor="fireline",
-            action="connection.health_changed",
-            target_type="connection",
-            target_id=connection.id,
-            request_id=request_id,
-            details={"from": previous, "to": status, "trigger": trigger},
-            message=outcome.message,
-        )
-        log.info(
-            "connection_health_changed",
-            connection_id=connection.id,
-            integration=connection.integration,
-            status=status,
-        )
+    for name, value in values.items():
+        setattr(connection, name, value)
+    session.add(HealthCheck(**history_row(connection.id, outcome, trigger)))

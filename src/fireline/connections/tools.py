@@ -10,8 +10,10 @@ import ipaddress
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from fireline.connections.models import Connection
 from fireline.core.errors import InvalidInputError
@@ -26,6 +28,8 @@ from fireline.vault.keyring import Keyring
 from fireline.vault.sealing import Place, Vault
 
 TABLE = "connections"
+_SHARDS = 8
+_SHARD_SIZE = 8
 
 
 def secrets_place(connection_id: str) -> Place:
@@ -50,6 +54,7 @@ class Tools:
     keyring: Keyring
     vault: Vault
     resolver: Resolver = resolve
+    shared_clients: dict[EgressPolicy, list[GuardedClient]] = field(default_factory=dict)
 
     def seal_secrets(self, connection: Connection, values: Mapping[str, str]) -> None:
         blob = json.dumps(dict(values), sort_keys=True).encode()
@@ -93,17 +98,68 @@ class Tools:
         external_id: str | None,
         allow_private: tuple[IPNetwork, ...],
         idempotency_key: str | None = None,
+        shared: bool = False,
     ) -> AsyncIterator[ToolContext]:
+        """`shared` reuses one pooled client per destination policy (the health monitor's
+        many checks against one host); otherwise the client lives for this context only."""
         policy = self.policy(integration, config, allow_private)
+        if shared:
+            yield self._context(
+                self._shared_client(policy),
+                connection_id,
+                config,
+                secrets,
+                external_id,
+                idempotency_key,
+            )
+            return
         async with GuardedClient.for_settings(
             self.settings, policy, resolver=self.resolver
         ) as http:
-            yield ToolContext(
-                connection_id=connection_id,
-                config=config,
-                secrets=secrets,
-                http=http,
-                idempotency_key=idempotency_key,
-                external_id=external_id,
-                endpoints=self.settings.provider_urls,
+            yield self._context(http, connection_id, config, secrets, external_id, idempotency_key)
+
+    def _context(
+        self,
+        http: GuardedClient,
+        connection_id: str,
+        config: Any,
+        secrets: Any,
+        external_id: str | None,
+        idempotency_key: str | None,
+    ) -> ToolContext:
+        return ToolContext(
+            connection_id=connection_id,
+            config=config,
+            secrets=secrets,
+            http=http,
+            idempotency_key=idempotency_key,
+            external_id=external_id,
+            endpoints=self.settings.provider_urls,
+        )
+
+    def _shared_client(self, policy: EgressPolicy) -> GuardedClient:
+        # Bounded by the caller: the monitor closes them all after each batch.
+        shards = self.shared_clients.get(policy)
+        if shards is None:
+            # Kept-alive TLS connections are reused across checks of one host. Several small
+            # pools rather than one wide one: httpcore's pool slows down sharply past ~10
+            # concurrent requests (measured: 1x50 → 90 req/s, 5x10 → 530 req/s).
+            limits = httpx.Limits(
+                max_connections=_SHARD_SIZE, max_keepalive_connections=_SHARD_SIZE
             )
+            shards = [
+                GuardedClient.for_settings(
+                    self.settings, policy, resolver=self.resolver, limits=limits
+                )
+                for _ in range(_SHARDS)
+            ]
+            self.shared_clients[policy] = shards
+        client = shards[0]
+        shards.append(shards.pop(0))  # round robin
+        return client
+
+    async def aclose(self) -> None:
+        shards = [client for clients in self.shared_clients.values() for client in clients]
+        self.shared_clients.clear()
+        for client in shards:
+            await client.aclose()

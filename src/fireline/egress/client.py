@@ -85,6 +85,7 @@ class GuardedClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         resolver: Resolver = resolve,
+        limits: httpx.Limits | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -100,6 +101,7 @@ class GuardedClient:
             ssl_context=ssl_context(ca_bundle),
             allow_private=policy.allow_private,
             resolver=resolver,
+            **({"limits": limits} if limits is not None else {}),
         )
         # NET-5: trust_env=False — no HTTP(S)_PROXY, no .netrc, no SSL_CERT_FILE.
         self._http = httpx.AsyncClient(

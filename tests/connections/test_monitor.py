@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select, update
+
+from fireline.connections.health import CHECK_INTERVAL
+from fireline.connections.models import Connection, HealthCheck
+from fireline.connections.monitor import Monitor
+from fireline.core.audit import AuditEvent
+from fireline.core.clock import utcnow
+from fireline.core.db import Database
+from tests.conftest import Actor
+from tests.connections.test_views import ES, es_body
+
+
+async def _due_now(db: Database) -> None:
+    async with db.transaction() as session:
+        await session.execute(update(Connection).values(
+            health_next_check_at=utcnow() - timedelta(seconds=1)))
+
+
+async def test_periodic_pass_checks_due_connections_and_records_flips(
+    client: httpx.AsyncClient, make_actor, db: Database, app
+) -> None:
+    admin: Actor = await make_actor("admin")
+    ids = [(await client.post(ES, json=es_body(f"C{i}"), headers=admin.headers)).json()
+           ["connection"]["id"] for i in range(3)]
+    tools = app.state.tools
+    async with db.transaction() as session:
+        broken = await session.get(Connection, ids[0])
+        assert broken is not None
+        tools.seal_secrets(broken, {"api_key": "revoked-key-value"})
+    await _due_now(db)
+    monitor = Monitor(db=db, tools=tools, concurrency=2, batch_size=2, random=lambda: 0.5)
+    assert await monitor.run_pass() == 3
+    assert await monitor.run_pass() == 0  # nothing is due any more
+
+    async with db.session() as session:
+        rows = {c.id: c for c in await session.scalars(select(Connection))}
+        assert rows[ids[0]].health_status == "Unhealthy"
+        assert rows[ids[1]].health_status == "Healthy"
+        # A healthy connection is due again after one interval (jitter 0 at random=0.5).
+        next_due = rows[ids[1]].health_next_check_at - rows[ids[1]].health_checked_at
+        assert next_due == CHECK_INTERVAL
+        triggers = [c.trigger for c in await session.scalars(
+            select(HealthCheck).where(HealthCheck.connection_id == ids[0]))]
+        assert sorted(triggers) == ["create", "periodic"]
+        flip = await session.scalar(select(AuditEvent).where(
+            AuditEvent.action == "connection.health_changed"))
+        assert flip is not None and flip.target_id == ids[0]
+        assert flip.details == {"from": "Healthy", "to": "Unhealthy", "trigger": "periodic"}
+        assert "revoked-key-value" not in (flip.message or "")
+
+    await _due_now(db)
+    await monitor.run_pass()
+    async with db.session() as session:
+        failing = await session.get(Connection, ids[0])
+        assert failing is not None and failing.health_failures == 2
+        # Back-off: a connection failing twice waits twice the interval.
+        gap = failing.health_next_check_at - failing.health_checked_at
+        assert gap == CHECK_INTERVAL * 2
