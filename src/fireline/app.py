@@ -16,6 +16,8 @@ from fireline.accounts import views as account_views
 from fireline.connections import views as connection_views
 from fireline.core.db import Database
 from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
+from fireline.core.ratelimit import RateLimiter
+from fireline.incidents import events_views
 from fireline.incidents import views as incident_views
 from fireline.settings import Settings
 from fireline.web import pages
@@ -51,6 +53,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.settings = settings
     app.state.database = db
     app.state.metrics = metrics
+    app.state.rest_limiter = RateLimiter(settings.rest_rate_limit_per_minute)
+    app.state.events_limiter = RateLimiter(settings.events_rate_limit_per_minute)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
@@ -72,6 +76,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
     app.include_router(account_views.router)
     app.include_router(incident_views.router)
+    app.include_router(events_views.router)
     app.include_router(connection_views.router)
     app.include_router(pages.router)
     return app

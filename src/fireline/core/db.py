@@ -111,3 +111,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's `insert` (it has `on_conflict_do_nothing`, which core `insert` lacks)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
