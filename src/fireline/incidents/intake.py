@@ -136,7 +136,8 @@ async def _trigger(
 
 
 def _count_alert(incident: Incident) -> None:
-    incident.alert_count += 1
+    # Computed by the database: concurrent appends must not overwrite each other's count.
+    incident.alert_count = Incident.alert_count + 1  # type: ignore[assignment]
     incident.updated_at = utcnow()
 
 
