@@ -137,7 +137,7 @@ async def _trigger(
 
 def _count_alert(incident: Incident) -> None:
     # Computed by the database: concurrent appends must not overwrite each other's count.
-    incident.alert_count = Incident.alert_count + 1  # type: ignore[assignment]
+    incident.alert_count = Incident.alert_count + 1
     incident.updated_at = utcnow()
 
 
