@@ -59,8 +59,9 @@ class Event(_Closed):
     payload: Payload | None = None
     client: str | None = None
     client_url: str | None = None
-    links: list[Link] = Field(default_factory=list, max_length=100)
-    images: list[Image] = Field(default_factory=list, max_length=100)
+    # Some senders (Alertmanager) write `null` for an empty list.
+    links: list[Link] | None = Field(default=None, max_length=100)
+    images: list[Image] | None = Field(default=None, max_length=100)
 
     @model_validator(mode="after")
     def _required_by_action(self) -> Event:
