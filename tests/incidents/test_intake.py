@@ -27,7 +27,8 @@ def _trigger(routing_key: str, **fields: Any) -> dict[str, Any]:
 
 async def _incidents(db: Database) -> list[Incident]:
     async with db.session() as session:
-        return list(await session.scalars(select(Incident).order_by(Incident.incident_number)))
+        return list((await session.scalars(
+            select(Incident).order_by(Incident.incident_number))).unique())
 
 
 async def test_trigger_opens_an_incident_and_returns_the_dedup_key(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fireline.accounts.models import User
 from fireline.accounts.permissions import Principal
 from fireline.accounts.roles import BaseRole
+from fireline.core.db import first_unique
 from fireline.core.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from fireline.incidents.models import Incident, IncidentAssignment
 
@@ -52,8 +53,8 @@ def restrict_visible(principal: Principal, statement: S) -> S:
 async def visible_incident(
     *, session: AsyncSession, principal: Principal, incident_id: str
 ) -> Incident:
-    incident = await session.scalar(
-        restrict_visible(principal, select(Incident).where(Incident.id == incident_id))
+    incident = await first_unique(
+        session, restrict_visible(principal, select(Incident).where(Incident.id == incident_id))
     )
     if incident is None:
         raise NotFoundError("Incident Not Found")

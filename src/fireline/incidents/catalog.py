@@ -94,7 +94,7 @@ async def integrations_of(
         rows = await session.scalars(
             select(ServiceIntegration).where(ServiceIntegration.service_id.in_(service_ids))
             .order_by(ServiceIntegration.created_at, ServiceIntegration.id))
-        for row in rows:
+        for row in rows.unique():
             result[row.service_id].append(row)
     return result
 
@@ -117,11 +117,6 @@ async def get_integration(
     if integration is None or integration.service_id != service_id:
         raise NotFoundError("Integration Not Found")
     return integration
-
-
-async def find_integration(*, session: AsyncSession, routing_key: str) -> ServiceIntegration | None:
-    return await session.scalar(
-        select(ServiceIntegration).where(ServiceIntegration.routing_key == routing_key))
 
 
 async def priorities(*, session: AsyncSession) -> list[Priority]:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from fireline.incidents import catalog, intake
+from fireline.incidents import intake
 
 router = APIRouter(tags=["events"])
 
@@ -45,11 +45,10 @@ async def enqueue(request: Request) -> JSONResponse:
                         "later."},
             status_code=429, headers=decision.headers())
     async with request.app.state.database.transaction() as session:
-        integration = await catalog.find_integration(session=session,
-                                                     routing_key=event.routing_key)
-        if integration is None:
+        route = await intake.find_route(session=session, routing_key=event.routing_key)
+        if route is None:
             return _invalid(["Invalid routing key"])
-        dedup_key = await intake.enqueue(session=session, integration=integration, event=event)
+        dedup_key = await intake.enqueue(session=session, route=route, event=event)
     return JSONResponse({"status": "success", "message": "Event processed",
                          "dedup_key": dedup_key}, status_code=202)
 

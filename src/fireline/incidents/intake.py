@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.core.clock import utcnow
-from fireline.incidents import lifecycle
+from fireline.core.ids import new_id
+from fireline.incidents import catalog, lifecycle
 from fireline.incidents.models import Alert, Incident, ServiceIntegration
 from fireline.incidents.timeline import Agent
 
@@ -72,30 +75,43 @@ class Event(_Closed):
         return self
 
 
-async def enqueue(
-    *, session: AsyncSession, integration: ServiceIntegration, event: Event
-) -> str:
+@dataclass(frozen=True)
+class Route:
+    """Where a routing key leads: just the ids, so a deduplicated trigger loads no objects."""
+
+    integration_id: str
+    service_id: str
+
+
+async def find_route(*, session: AsyncSession, routing_key: str) -> Route | None:
+    row = (await session.execute(
+        select(ServiceIntegration.id, ServiceIntegration.service_id)
+        .where(ServiceIntegration.routing_key == routing_key))).first()
+    return Route(row.id, row.service_id) if row else None
+
+
+async def enqueue(*, session: AsyncSession, route: Route, event: Event) -> str:
     """Applies one event in the caller's transaction and returns its dedup key."""
-    agent = Agent.service(integration.service)
     if event.event_action == "trigger":
         assert event.payload is not None
         dedup_key = event.dedup_key or uuid.uuid4().hex
-        await _trigger(session, integration, agent, event, event.payload, dedup_key)
+        await _trigger(session, route, event, event.payload, dedup_key)
         return dedup_key
     assert event.dedup_key is not None
     incident = await lifecycle.find_open(
-        session=session, service_id=integration.service_id, incident_key=event.dedup_key)
+        session=session, service_id=route.service_id, incident_key=event.dedup_key)
     if incident is not None:
         status: Literal["acknowledged", "resolved"] = (
             "acknowledged" if event.event_action == "acknowledge" else "resolved")
-        lifecycle.change_status(session=session, incident=incident, agent=agent,
-                                status=status, channel=_channel(event, integration))
+        lifecycle.change_status(session=session, incident=incident,
+                                agent=Agent.service(incident.service), status=status,
+                                channel=_channel(event, route))
         await session.flush()
     return event.dedup_key
 
 
-def _channel(event: Event, integration: ServiceIntegration) -> dict[str, Any]:
-    channel: dict[str, Any] = {"integration_id": integration.id}
+def _channel(event: Event, route: Route) -> dict[str, Any]:
+    channel: dict[str, Any] = {"integration_id": route.integration_id}
     if event.payload is not None:
         channel |= {"summary": event.payload.summary,
                     "details": event.payload.custom_details,
@@ -106,40 +122,39 @@ def _channel(event: Event, integration: ServiceIntegration) -> dict[str, Any]:
 
 
 async def _trigger(
-    session: AsyncSession, integration: ServiceIntegration, agent: Agent, event: Event,
-    payload: Payload, dedup_key: str,
+    session: AsyncSession, route: Route, event: Event, payload: Payload, dedup_key: str
 ) -> None:
-    service_id = integration.service_id
-    incident = await lifecycle.find_open(
-        session=session, service_id=service_id, incident_key=dedup_key)
-    if incident is None:
-        incident = await lifecycle.open_incident(session=session, agent=agent,
-                                                 data=lifecycle.NewIncident(
-            service=integration.service, title=payload.summary,
-            urgency=URGENCY[payload.severity], incident_key=dedup_key,
-            details=_details(payload), trigger_channel=_channel(event, integration),
-            assignees=[item.user for item in integration.service.on_call], alert_count=1,
-        ))
-        if incident is None:  # a concurrent trigger opened it first: append to that one
-            incident = await lifecycle.find_open(
-                session=session, service_id=service_id, incident_key=dedup_key)
-            assert incident is not None
-            _count_alert(incident)
-    else:
-        _count_alert(incident)
-    session.add(Alert(
-        incident_id=incident.id, dedup_key=dedup_key, summary=payload.summary,
+    incident_id = await _count_alert(session, route.service_id, dedup_key)
+    if incident_id is None:
+        service = await catalog.get_service(session=session, service_id=route.service_id)
+        incident = await lifecycle.open_incident(
+            session=session, agent=Agent.service(service), data=lifecycle.NewIncident(
+                service=service, title=payload.summary, urgency=URGENCY[payload.severity],
+                incident_key=dedup_key, details=_details(payload),
+                trigger_channel=_channel(event, route),
+                assignees=[item.user for item in service.on_call], alert_count=1,
+            ))
+        # None: a concurrent trigger opened it first (WF-2); append to that one.
+        incident_id = incident.id if incident else await _count_alert(
+            session, route.service_id, dedup_key)
+        assert incident_id is not None
+    await session.execute(insert(Alert).values(
+        id=new_id(), incident_id=incident_id, dedup_key=dedup_key, summary=payload.summary,
         severity=payload.severity,
         body=event.model_dump(mode="json", by_alias=True, exclude={"routing_key"}),
         created_at=utcnow(),
     ))
-    await session.flush()
 
 
-def _count_alert(incident: Incident) -> None:
-    # Computed by the database: concurrent appends must not overwrite each other's count.
-    incident.alert_count = Incident.alert_count + 1
-    incident.updated_at = utcnow()
+async def _count_alert(session: AsyncSession, service_id: str, dedup_key: str) -> str | None:
+    """Finds the open incident and counts one more alert on it, in one statement; the
+    increment is the database's, so concurrent appends never lose one."""
+    return await session.scalar(
+        update(Incident)
+        .where(Incident.service_id == service_id, Incident.incident_key == dedup_key,
+               Incident.status != "resolved")
+        .values(alert_count=Incident.alert_count + 1, updated_at=utcnow())
+        .returning(Incident.id))
 
 
 def _details(payload: Payload) -> str:

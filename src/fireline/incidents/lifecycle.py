@@ -5,8 +5,9 @@ event, in the caller's transaction. Two rules live in the schema, not in pre-che
 - numbers: `incident_counters` is incremented with `UPDATE ... RETURNING`, whose lock makes
   concurrent creators take turns, so numbers are unique and increase with commit order;
 - WF-2: an open incident's `incident_key` is unique per service (a partial unique index).
-  A REST create that collides answers PagerDuty's 400/2002; Events API intake appends to
-  the incident that won instead (`open_incident` returns None and the caller re-reads).
+  The insert is `INSERT ... ON CONFLICT DO NOTHING` aimed at that index. A REST create that
+  collides answers PagerDuty's 400/2002; Events API intake appends to the incident that won
+  instead (`open_incident` returns None and the caller re-reads).
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from fireline.accounts.models import User
 from fireline.accounts.permissions import Principal
 from fireline.core.clock import isoformat, utcnow
-from fireline.core.db import insert_for
+from fireline.core.db import first_unique, insert_for
 from fireline.core.errors import ArgumentsCausedError, InvalidInputError
+from fireline.core.ids import new_id
 from fireline.core.pagination import Page, PageParams, paginate
 from fireline.incidents import access, catalog, outbox, timeline
 from fireline.incidents.models import (
+    OPEN,
     Incident,
     IncidentAssignment,
     IncidentCounter,
@@ -80,31 +84,40 @@ async def open_incident(
 ) -> Incident | None:
     """Creates the incident, or returns None when an open one with its key exists (WF-2)."""
     now = utcnow()
+    trigger_id = new_id()  # known before the insert: no UPDATE afterwards to point at it
     incident = Incident(
-        title=data.title, details=data.details, status="triggered", urgency=data.urgency,
-        incident_key=data.incident_key, service=data.service, priority=data.priority,
+        id=new_id(), incident_number=await next_incident_number(session),
+        first_trigger_log_entry_id=trigger_id, title=data.title, details=data.details,
+        status="triggered", urgency=data.urgency, incident_key=data.incident_key,
+        service_id=data.service.id, priority_id=data.priority.id if data.priority else None,
         last_status_change_by=agent.stored(), acknowledgements=[],
         alert_count=data.alert_count, created_at=now, updated_at=now,
-        last_status_change_at=now,
+        last_status_change_at=now, resolved_at=None,
     )
-    incident.assignments = [IncidentAssignment(user=user, at=now) for user in data.assignees]
-    try:
-        async with session.begin_nested():
-            incident.incident_number = await next_incident_number(session)
-            session.add(incident)
-            await session.flush()
-    except IntegrityError:
-        if await find_open(session=session, service_id=data.service.id,
-                           incident_key=data.incident_key) is None:
-            raise
+    # WF-2: the partial unique index decides, in the insert itself. A conflict inserts
+    # nothing (no exception, no savepoint); the caller's rollback or a gap in the numbers
+    # is the only trace.
+    row = {column.key: getattr(incident, column.key) for column in Incident.__table__.columns}
+    inserted = await session.scalar(
+        insert_for(session)(Incident).values(row).on_conflict_do_nothing(
+            index_elements=[Incident.service_id, Incident.incident_key], index_where=OPEN)
+        .returning(Incident.id))
+    if inserted is None:
         return None
-    trigger = timeline.record(
-        session=session, incident=incident, type_="trigger_log_entry", agent=agent,
+    make_transient_to_detached(incident)
+    session.add(incident)
+    assignments = [IncidentAssignment(incident_id=incident.id, user=user, at=now)
+                   for user in data.assignees]
+    session.add_all(assignments)
+    set_committed_value(incident, "service", data.service)
+    set_committed_value(incident, "priority", data.priority)
+    set_committed_value(incident, "assignments", assignments)
+    timeline.record(
+        session=session, incident=incident, type_="trigger_log_entry", agent=agent, id_=trigger_id,
         summary=f"Triggered through the {'API' if agent.channel == 'api' else 'website'}.",
         channel=data.trigger_channel, details={"event_details": {"description": data.title}},
         at=now,
     )
-    incident.first_trigger_log_entry_id = trigger.id
     if data.assignees:
         _record_assignment(session, incident, agent, data.assignees)
     outbox.emit(session=session, kind="incident.triggered", incident=incident)
@@ -115,7 +128,7 @@ async def open_incident(
 async def find_open(
     *, session: AsyncSession, service_id: str, incident_key: str
 ) -> Incident | None:
-    return await session.scalar(select(Incident).where(
+    return await first_unique(session, select(Incident).where(
         Incident.service_id == service_id, Incident.incident_key == incident_key,
         Incident.status != "resolved"))
 

@@ -32,7 +32,8 @@ from fireline.core.ids import new_id
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias, so autoincrementing) on SQLite.
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
-_OPEN = text("status != 'resolved'")
+# The predicate of the open-incident index; `ON CONFLICT` targets must repeat it verbatim.
+OPEN = text("status != 'resolved'")
 
 
 class Service(Base):
@@ -49,8 +50,9 @@ class Service(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     team: Mapped[Team | None] = relationship(lazy="joined")
+    # Joined everywhere: a service and its incidents then load in one query, not two or three.
     on_call: Mapped[list[ServiceOnCall]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", order_by="ServiceOnCall.position"
+        lazy="joined", cascade="all, delete-orphan", order_by="ServiceOnCall.position"
     )
 
 
@@ -113,7 +115,7 @@ class Incident(Base):
     __table_args__ = (
         Index(
             "uq_incidents_open_incident_key", "service_id", "incident_key", unique=True,
-            sqlite_where=_OPEN, postgresql_where=_OPEN,
+            sqlite_where=OPEN, postgresql_where=OPEN,
         ),
     )
 
@@ -142,7 +144,7 @@ class Incident(Base):
     service: Mapped[Service] = relationship(lazy="joined")
     priority: Mapped[Priority | None] = relationship(lazy="joined")
     assignments: Mapped[list[IncidentAssignment]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", order_by="IncidentAssignment.at"
+        lazy="joined", cascade="all, delete-orphan", order_by="IncidentAssignment.at"
     )
 
 

@@ -53,10 +53,10 @@ class Agent:
 def record(
     *, session: AsyncSession, incident: Incident, type_: str, agent: Agent, summary: str,
     channel: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
-    at: datetime | None = None,
+    at: datetime | None = None, id_: str | None = None,
 ) -> LogEntry:
     entry = LogEntry(
-        id=new_id(), type=type_, incident_id=incident.id, service_id=incident.service_id,
+        id=id_ or new_id(), type=type_, incident_id=incident.id, service_id=incident.service_id,
         agent=agent.stored(), channel={"type": agent.channel, **(channel or {})},
         summary=summary[:1024], details=details or {}, created_at=at or utcnow(),
     )
