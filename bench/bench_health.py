@@ -15,23 +15,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import trustme  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
+import trustme
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tests.integrations.support import routing_resolver
 
-from bench._runner import ROOT, free_port, report  # noqa: E402
-from fireline.connections.models import Connection  # noqa: E402
-from fireline.connections.monitor import Monitor  # noqa: E402
-from fireline.connections.tools import Tools  # noqa: E402
-from fireline.core import migrate  # noqa: E402
-from fireline.core.db import Database  # noqa: E402
-from fireline.core.ids import new_id  # noqa: E402
-from fireline.settings import Settings  # noqa: E402
-from fireline.vault.keyring import load_keyring  # noqa: E402
-from fireline.vault.sealing import Vault  # noqa: E402
-from tests.integrations.support import routing_resolver  # noqa: E402
+from bench._runner import ROOT, free_port, report
+from fireline.connections.models import Connection
+from fireline.connections.monitor import Monitor
+from fireline.connections.tools import Tools
+from fireline.core import migrate
+from fireline.core.db import Database
+from fireline.core.ids import new_id
+from fireline.settings import Settings
+from fireline.vault.keyring import load_keyring
+from fireline.vault.sealing import Vault
 
 CONNECTIONS = int(__import__("os").environ.get("BENCH_CONNECTIONS", "10000"))
 CONCURRENCY = 50

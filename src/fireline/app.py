@@ -17,7 +17,9 @@ from fireline.connections import views as connection_views
 from fireline.connections.tools import Tools
 from fireline.core.db import Database
 from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
+from fireline.core.ratelimit import RateLimiter
 from fireline.egress.transport import Resolver, resolve
+from fireline.incidents import events_views
 from fireline.incidents import views as incident_views
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring, load_keyring
@@ -66,6 +68,8 @@ def create_app(
     app.state.metrics = metrics
     app.state.tools = Tools(settings=settings, keyring=keyring, vault=Vault(keyring),
                             resolver=resolver)
+    app.state.rest_limiter = RateLimiter(settings.rest_rate_limit_per_minute)
+    app.state.events_limiter = RateLimiter(settings.events_rate_limit_per_minute)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
@@ -87,6 +91,7 @@ def create_app(
 
     app.include_router(account_views.router)
     app.include_router(incident_views.router)
+    app.include_router(events_views.router)
     app.include_router(connection_views.router)
     app.include_router(pages.router)
     return app

@@ -76,6 +76,9 @@ async def current_principal(request: Request, session: Session) -> Principal:
     if isinstance(cached, Principal):
         return cached
     principal = await _authenticate(request, session)
+    limiter = getattr(request.app.state, "rest_limiter", None)
+    if limiter is not None:  # PagerDuty: REST requests are limited per credential
+        limiter.check(principal.credential_id)
     if principal.read_only and request.method not in _SAFE_METHODS:
         raise AccessDeniedError("This API key is read-only")
     request.state.principal = principal

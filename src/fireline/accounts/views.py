@@ -1,16 +1,17 @@
-"""REST API for accounts (PagerDuty shapes): the current user and users by id."""
+"""REST API for accounts (PagerDuty shapes): users (the current one, by id, listed) and teams."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from fireline.accounts.models import Team, TeamMembership, User
 from fireline.accounts.permissions import CurrentPrincipal, Session
 from fireline.accounts.roles import PAGERDUTY_ROLE_NAMES, BaseRole
 from fireline.core.errors import NotFoundError
+from fireline.core.pagination import Pagination, paginate
 from fireline.core.resources import reference, resource
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -48,6 +49,22 @@ async def get_current_user(
     return {"user": await user_body(session, base_url, principal.user)}
 
 
+@router.get("/users")
+async def list_users(
+    request: Request, principal: CurrentPrincipal, session: Session, page: Pagination,
+    query: str | None = None,
+) -> dict[str, Any]:
+    statement = select(User)
+    if query:
+        pattern = query.lower()
+        statement = statement.where(or_(func.lower(User.name).contains(pattern),
+                                        func.lower(User.email).contains(pattern)))
+    found = await paginate(session, statement.order_by(User.name, User.id), page)
+    base_url = request.app.state.settings.base_url
+    return found.body("users", [await user_body(session, base_url, user)
+                                for user in found.items])
+
+
 @router.get("/users/{user_id}")
 async def get_user(
     user_id: str, request: Request, principal: CurrentPrincipal, session: Session
@@ -56,3 +73,31 @@ async def get_user(
     if user is None:
         raise NotFoundError()
     return {"user": await user_body(session, request.app.state.settings.base_url, user)}
+
+
+def team_body(base_url: str, team: Team) -> dict[str, Any]:
+    return resource(base_url, "team", team.id, team.name, name=team.name,
+                    description=team.description, parent=None, default_role="manager")
+
+
+@router.get("/teams")
+async def list_teams(
+    request: Request, principal: CurrentPrincipal, session: Session, page: Pagination,
+    query: str | None = None,
+) -> dict[str, Any]:
+    statement = select(Team)
+    if query:
+        statement = statement.where(func.lower(Team.name).contains(query.lower()))
+    found = await paginate(session, statement.order_by(Team.name, Team.id), page)
+    base_url = request.app.state.settings.base_url
+    return found.body("teams", [team_body(base_url, team) for team in found.items])
+
+
+@router.get("/teams/{team_id}")
+async def get_team(
+    team_id: str, request: Request, principal: CurrentPrincipal, session: Session
+) -> dict[str, Any]:
+    team = await session.get(Team, team_id)
+    if team is None:
+        raise NotFoundError()
+    return {"team": team_body(request.app.state.settings.base_url, team)}

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, Select, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+_T = TypeVar("_T")
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -111,3 +112,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's `insert` (it has `on_conflict_do_nothing`, which core `insert` lacks)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
+
+
+async def first_unique(session: AsyncSession, statement: Select[_T]) -> _T | None:
+    """`session.scalar` for models that eagerly join collections (which need `unique()`)."""
+    return (await session.scalars(statement)).unique().first()

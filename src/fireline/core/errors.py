@@ -4,6 +4,7 @@
     ├── SettingsError            bad configuration; the process refuses to start
     ├── ApiError                 carries an HTTP status and a PagerDuty error code
     │   ├── InvalidInputError    400 / 2001
+    │   ├── ArgumentsCausedError 400 / 2002
     │   ├── AuthenticationError  401 / 2006
     │   ├── AccessDeniedError    403 / 2010
     │   ├── NotFoundError        404 / 2100
@@ -21,7 +22,7 @@ Messages of every error here may reach a client: they never carry a secret.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class FirelineError(Exception):
@@ -50,6 +51,12 @@ class InvalidInputError(ApiError):
     status_code = 400
     code = 2001
     default_message = "Invalid Input Provided"
+
+
+class ArgumentsCausedError(ApiError):
+    status_code = 400
+    code = 2002
+    default_message = "Arguments Caused Error"
 
 
 class AuthenticationError(ApiError):
@@ -86,6 +93,13 @@ class RateLimitedError(ApiError):
     status_code = 429
     code = 2020
     default_message = "Rate Limit Exceeded"
+
+    def __init__(
+        self, message: str | None = None, *, errors: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, errors=errors)
+        self.headers = dict(headers or {})
 
 
 class IntegrationError(FirelineError):

@@ -1,0 +1,73 @@
+"""Events API v2 intake: triggers with deduplication on Fireline vs raw alert inserts by a
+bare FastAPI endpoint (bench/ceiling_apps.py) on the same SQLite database.
+
+The Fireline workload spreads triggers over 20 dedup keys, so after the first 20 events
+every trigger is deduplicated into an open incident (an alert appended) — the common case
+of a flapping monitor. Target: ≥ 1,000 events/s on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._runner import (
+    cli,
+    fireline_env,
+    free_port,
+    report,
+    server,
+    temporary_home,
+    throughput,
+    uvicorn_argv,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    with temporary_home() as home:
+        env = fireline_env(home, FIRELINE_MASTER_KEY="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                           FIRELINE_EVENTS_RATE_LIMIT_PER_MINUTE="100000000")
+        cli(env, "db", "upgrade")
+        cli(env, "users", "create", "--email", "bench@example.com", "--name", "Bench",
+            "--role", "admin")
+        key = cli(env, "api-keys", "create", "--email", "bench@example.com")
+        headers = {"Authorization": f"Token token={key}"}
+        keys = itertools.cycle([f"host-{n}/disk" for n in range(20)])
+
+        def event(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+            return client.post("/v2/enqueue", json={
+                "routing_key": routing_key, "event_action": "trigger", "dedup_key": next(keys),
+                "payload": {"summary": "Disk at 99%", "source": "web-1", "severity": "error",
+                            "custom_details": {"free": "1%"}}})
+
+        port = free_port()
+        with server(uvicorn_argv("fireline.app:app_from_env", port, factory=True), env,
+                    port) as base:
+            routing_key = _setup(base, headers)
+            fireline = throughput(event, base_url=base, seconds=args.seconds)
+        port = free_port()
+        with server(uvicorn_argv("bench.ceiling_apps:app", port), env, port) as base:
+            ceiling = throughput(event, base_url=base, seconds=args.seconds)
+    report("events_intake_sqlite", fireline, ceiling, unit="events/s")
+
+
+def _setup(base: str, headers: dict[str, str]) -> str:
+    service = httpx.post(f"{base}/api/services", headers=headers,
+                         json={"service": {"name": "Bench"}}).json()["service"]
+    integration = httpx.post(
+        f"{base}/api/services/{service['id']}/integrations", headers=headers,
+        json={"integration": {"type": "events_api_v2_inbound_integration"}})
+    return str(integration.json()["integration"]["integration_key"])
+
+
+if __name__ == "__main__":
+    main()

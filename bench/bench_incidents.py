@@ -1,0 +1,91 @@
+"""REST incidents create and list on Fireline vs a bare FastAPI endpoint doing the same
+database work (bench/ceiling_apps.py) on the same database file.
+
+`python bench/bench_incidents.py [--postgres URL]` — SQLite by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._runner import (
+    cli,
+    fireline_env,
+    free_port,
+    report,
+    server,
+    temporary_home,
+    throughput,
+    uvicorn_argv,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", help="an empty PostgreSQL database URL")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    backend = "postgres" if args.postgres else "sqlite"
+    with temporary_home() as home:
+        # The limit is raised: this measures the request path, not the limiter.
+        extra = {"FIRELINE_MASTER_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                 "FIRELINE_REST_RATE_LIMIT_PER_MINUTE": "100000000"}
+        if args.postgres:
+            extra["FIRELINE_DATABASE_URL"] = args.postgres
+        env = fireline_env(home, **extra)
+        cli(env, "db", "upgrade")
+        cli(env, "users", "create", "--email", "bench@example.com", "--name", "Bench",
+            "--role", "admin")
+        key = cli(env, "api-keys", "create", "--email", "bench@example.com")
+        headers = {"Authorization": f"Token token={key}", "From": "bench@example.com"}
+        results: dict[str, tuple[float, float]] = {}
+
+        port = free_port()
+        with server(uvicorn_argv("fireline.app:app_from_env", port, factory=True), env,
+                    port) as base:
+            service_id = _setup(base, headers)
+            create, listing = _workloads(headers, service_id)
+            fireline = (throughput(create, base_url=base, seconds=args.seconds),
+                        throughput(listing, base_url=base, seconds=args.seconds))
+        port = free_port()
+        with server(uvicorn_argv("bench.ceiling_apps:app", port), env, port) as base:
+            ceiling = (throughput(create, base_url=base, seconds=args.seconds),
+                       throughput(listing, base_url=base, seconds=args.seconds))
+        results["create"] = (fireline[0], ceiling[0])
+        results["list"] = (fireline[1], ceiling[1])
+    report(f"incidents_create_{backend}", *results["create"])
+    fireline_total = sum(value[0] for value in results.values())
+    ceiling_total = sum(value[1] for value in results.values())
+    report(f"incidents_list_{backend}", *results["list"])
+    report(f"incidents_rest_{backend}", fireline_total, ceiling_total)
+
+
+def _setup(base: str, headers: dict[str, str]) -> str:
+    service = httpx.post(f"{base}/api/services", headers=headers,
+                         json={"service": {"name": "Bench"}})
+    service.raise_for_status()
+    return str(service.json()["service"]["id"])
+
+
+def _workloads(headers: dict[str, str], service_id: str):  # type: ignore[no-untyped-def]
+    body = {"incident": {"type": "incident", "title": "Bench incident",
+                         "service": {"id": service_id, "type": "service_reference"}}}
+
+    def create(client: httpx.AsyncClient) -> asyncio.Future[httpx.Response]:
+        return client.post("/api/incidents", headers=headers, json=body)  # type: ignore[return-value]
+
+    def listing(client: httpx.AsyncClient) -> asyncio.Future[httpx.Response]:
+        return client.get("/api/incidents", headers=headers)  # type: ignore[return-value]
+
+    return create, listing
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Request bodies of the incidents REST API, in PagerDuty's wrapped shapes.
+
+Bodies are closed (`extra="forbid"`): an unknown field is a 400 naming it, not silently
+dropped. References are the exception — clients often send a whole object where a
+reference is expected, and only `id` matters.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Urgency = Literal["high", "low"]
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reference(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=20)
+    type: str = ""
+
+
+class ServiceFields(Closed):
+    type: Literal["service", "service_reference"] = "service"
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = None
+    status: Literal["active", "warning", "critical", "maintenance", "disabled"] = "active"
+    teams: list[Reference] = Field(default_factory=list, max_length=1)
+    escalation_policy: Reference | None = None  # accepted for compatibility, not used
+    on_call_users: list[Reference] = Field(default_factory=list, max_length=100)
+
+
+class ServiceCreate(Closed):
+    service: ServiceFields
+
+
+class IntegrationFields(Closed):
+    type: Literal["events_api_v2_inbound_integration"]
+    name: str = Field(default="Events API V2", min_length=1, max_length=255)
+    summary: str | None = None
+    vendor: Reference | None = None
+
+
+class IntegrationCreate(Closed):
+    integration: IntegrationFields
+
+
+class IncidentBody(Closed):
+    type: Literal["incident_body"] = "incident_body"
+    details: str = Field(default="", max_length=65_536)
+
+
+class Assignment(Closed):
+    assignee: Reference
+
+
+class IncidentFields(Closed):
+    type: Literal["incident"]
+    title: str = Field(min_length=1, max_length=1024)
+    service: Reference
+    urgency: Urgency | None = None
+    priority: Reference | None = None
+    body: IncidentBody | None = None
+    incident_key: str | None = Field(default=None, min_length=1, max_length=255)
+    assignments: list[Assignment] | None = Field(default=None, max_length=100)
+    escalation_policy: Reference | None = None  # accepted for compatibility, not used
+    conference_bridge: dict[str, str] | None = None
+
+
+class IncidentCreate(Closed):
+    incident: IncidentFields
+
+
+class IncidentChanges(Closed):
+    type: Literal["incident", "incident_reference"] = "incident"
+    status: Literal["acknowledged", "resolved"] | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=1024)
+    urgency: Urgency | None = None
+    priority: Reference | None = None
+    assignments: list[Assignment] | None = Field(default=None, min_length=1, max_length=100)
+    resolution: str | None = Field(default=None, max_length=65_536)
+    escalation_level: int | None = None  # no escalation policies yet: accepted, ignored
+    escalation_policy: Reference | None = None
+
+
+class IncidentUpdate(Closed):
+    incident: IncidentChanges
+
+
+class BulkIncidentChanges(IncidentChanges):
+    id: str = Field(min_length=1, max_length=20)
+
+
+class BulkIncidentUpdate(Closed):
+    incidents: list[BulkIncidentChanges] = Field(min_length=1, max_length=500)
+
+
+class NoteFields(Closed):
+    content: str = Field(min_length=1, max_length=65_536)
+
+
+class NoteCreate(Closed):
+    note: NoteFields

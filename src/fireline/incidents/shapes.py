@@ -1,0 +1,194 @@
+"""PagerDuty REST v2 bodies for services, integrations, incidents, notes, log entries and
+priorities. Pure functions over loaded rows: they never query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fireline.accounts.models import Team, User
+from fireline.core.clock import isoformat
+from fireline.core.resources import api_url, html_url, reference, resource
+from fireline.incidents.models import (
+    Incident,
+    LogEntry,
+    Note,
+    Priority,
+    Service,
+    ServiceIntegration,
+)
+
+
+def user_ref(base: str, user: User) -> dict[str, Any]:
+    return reference(base, "user", user.id, user.name)
+
+
+def team_ref(base: str, team: Team) -> dict[str, Any]:
+    return reference(base, "team", team.id, team.name)
+
+
+def service_ref(base: str, service: Service) -> dict[str, Any]:
+    return reference(base, "service", service.id, service.name)
+
+
+def incident_ref(base: str, incident: Incident) -> dict[str, Any]:
+    return reference(base, "incident", incident.id, _incident_summary(incident))
+
+
+def stored_ref(base: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """Expands an agent stored as `{"type": "user_reference", "id", "summary"}`."""
+    kind = str(stored["type"]).removesuffix("_reference")
+    return reference(base, kind, stored["id"], stored.get("summary", ""))
+
+
+def integration_body(base: str, integration: ServiceIntegration) -> dict[str, Any]:
+    self_url = f"{api_url(base, 'service', integration.service_id)}/integrations/{integration.id}"
+    return {
+        "id": integration.id,
+        "type": integration.type,
+        "summary": integration.name,
+        "self": self_url,
+        "html_url": f"{html_url(base, 'service', integration.service_id)}/integrations/"
+                    f"{integration.id}",
+        "name": integration.name,
+        "service": service_ref(base, integration.service),
+        "created_at": isoformat(integration.created_at),
+        "integration_key": integration.routing_key,
+        "vendor": None,
+    }
+
+
+def integration_ref(base: str, integration: ServiceIntegration) -> dict[str, Any]:
+    body = integration_body(base, integration)
+    return {key: body[key] for key in ("id", "summary", "self", "html_url")} | {
+        "type": f"{integration.type}_reference"}
+
+
+def service_body(
+    base: str, service: Service, integrations: list[ServiceIntegration]
+) -> dict[str, Any]:
+    return resource(
+        base, "service", service.id, service.name,
+        name=service.name,
+        description=service.description,
+        status=service.status,
+        created_at=isoformat(service.created_at),
+        updated_at=isoformat(service.updated_at),
+        teams=[team_ref(base, service.team)] if service.team else [],
+        escalation_policy=None,
+        integrations=[integration_ref(base, item) for item in integrations],
+        alert_creation="create_alerts_and_incidents",
+        incident_urgency_rule={"type": "constant", "urgency": "high"},
+        # Fireline: who new incidents on this service are assigned to.
+        on_call_users=[user_ref(base, item.user) for item in service.on_call],
+    )
+
+
+def priority_body(base: str, priority: Priority) -> dict[str, Any]:
+    return resource(
+        base, "priority", priority.id, priority.name,
+        name=priority.name, description=priority.description, color=priority.color,
+        order=priority.order,
+    )
+
+
+def _incident_summary(incident: Incident) -> str:
+    return f"[#{incident.incident_number}] {incident.title}"
+
+
+def incident_body(
+    base: str, incident: Incident, *, with_body: bool = False,
+    include: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    service = incident.service
+    resolved = incident.status == "resolved"
+    body = resource(
+        base, "incident", incident.id, _incident_summary(incident),
+        incident_number=incident.incident_number,
+        title=incident.title,
+        description=incident.title,
+        created_at=isoformat(incident.created_at),
+        updated_at=isoformat(incident.updated_at),
+        status=incident.status,
+        incident_key=incident.incident_key,
+        service=service_ref(base, service),
+        assignments=[
+            {"at": isoformat(item.at), "assignee": user_ref(base, item.user)}
+            for item in incident.assignments
+        ],
+        assigned_via="direct_assignment",
+        acknowledgements=[
+            {"at": item["at"], "acknowledger": stored_ref(base, item["acknowledger"])}
+            for item in incident.acknowledgements
+        ],
+        last_status_change_at=isoformat(incident.last_status_change_at),
+        last_status_change_by=stored_ref(base, incident.last_status_change_by),
+        first_trigger_log_entry=(
+            reference(base, "log_entry", incident.first_trigger_log_entry_id,
+                      "Triggered") | {"type": "trigger_log_entry_reference"}
+            if incident.first_trigger_log_entry_id else None
+        ),
+        escalation_policy=None,
+        teams=[team_ref(base, service.team)] if service.team else [],
+        priority=priority_body(base, incident.priority) if incident.priority else None,
+        urgency=incident.urgency,
+        resolve_reason=None,
+        resolved_at=isoformat(incident.resolved_at) if incident.resolved_at else None,
+        alert_counts={
+            "all": incident.alert_count,
+            "triggered": 0 if resolved else incident.alert_count,
+            "resolved": incident.alert_count if resolved else 0,
+        },
+        pending_actions=[],
+        is_mergeable=True,
+        incident_type={"name": "incident_default"},
+        conference_bridge=None,
+    )
+    if with_body or "body" in include:
+        body["body"] = {"type": "incident_body", "details": incident.details or ""}
+    if "services" in include:
+        body["service"] = service_body(base, service, [])
+    if "assignees" in include or "users" in include:
+        for item, assignment in zip(body["assignments"], incident.assignments, strict=True):
+            item["assignee"] |= {"name": assignment.user.name, "email": assignment.user.email,
+                                 "type": "user"}
+    return body
+
+
+def note_body(base: str, note: Note) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "user": user_ref(base, note.user) if note.user else None,
+        "channel": {"summary": "The PagerDuty website or APIs"},
+        "content": note.content,
+        "created_at": isoformat(note.created_at),
+    }
+
+
+def log_entry_body(
+    base: str, entry: LogEntry, incident: Incident, *, include: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    body = resource(
+        base, "log_entry", entry.id, entry.summary,
+        created_at=isoformat(entry.created_at),
+        agent=stored_ref(base, entry.agent),
+        channel=entry.channel,
+        service=service_ref(base, incident.service),
+        incident=incident_ref(base, incident),
+        teams=[team_ref(base, incident.service.team)] if incident.service.team else [],
+        contexts=[],
+        **entry.details,
+    )
+    body["type"] = entry.type
+    if "assignees" in entry.details:
+        body["assignees"] = [stored_ref(base, item) for item in entry.details["assignees"]]
+    if "incidents" in include:
+        body["incident"] = incident_body(base, incident)
+    if "services" in include:
+        body["service"] = service_body(base, incident.service, [])
+    return body
+
+
+def log_entry_ref(base: str, entry: LogEntry) -> dict[str, Any]:
+    return reference(base, "log_entry", entry.id, entry.summary) | {
+        "type": f"{entry.type}_reference"}
+
