@@ -70,7 +70,7 @@ async def main() -> None:
         ca.cert_pem.write_to_path(str(home / "ca.pem"))
         port = free_port()
         # The fake runs in its own process (the other core), as a real tool would be remote.
-        fake = subprocess.Popen([
+        fake = subprocess.Popen([  # noqa: ASYNC220 (started once, before timing)
             sys.executable, "-m", "uvicorn", "bench.bench_health:slow_cluster", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
             "--ssl-certfile", str(home / "server.pem"), "--lifespan", "off",
