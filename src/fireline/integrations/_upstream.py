@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from fireline.core.errors import IntegrationError, TransientError
 from fireline.core.redaction import REDACTED, scrub
 
 _STATUS_PREFIX = re.compile(r"^\s*(\d{3}):\s*")
@@ -48,3 +49,10 @@ def safe_text(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, REDACTED)
     return text[:500]
+
+
+def same_kind(exc: IntegrationError, message: str) -> IntegrationError:
+    """The same error class with a better message (a retry hint is kept)."""
+    if isinstance(exc, TransientError):
+        return TransientError(message, retry_after=exc.retry_after)
+    return type(exc)(message)

@@ -15,7 +15,7 @@ from fireline.core.errors import (
     PermanentError,
     TransientError,
 )
-from fireline.integrations._upstream import error_body, error_status, safe_text
+from fireline.integrations._upstream import error_body, error_status, safe_text, same_kind
 from fireline.integrations.base import ToolContext
 from fireline.integrations.servicenow.schema import ServiceNowConfig, ServiceNowSecrets
 
@@ -51,8 +51,7 @@ def _reraise(ctx: ToolContext, exc: IntegrationError, what: str, *extra: str) ->
     message = what + (f" (HTTP {status})" if status else "")
     if upstream:
         message += f": {safe_text(upstream, *_secrets(ctx), *extra)}"
-    kind = type(exc) if isinstance(exc, CredentialError | TransientError) else PermanentError
-    raise kind(message) from None
+    raise same_kind(exc, message) from None
 
 
 async def access_token(ctx: ToolContext) -> str:
