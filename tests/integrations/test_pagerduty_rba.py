@@ -157,7 +157,7 @@ def test_destination_is_the_accounts_host() -> None:
     ["", "-acme", "acme-", "ac.me", "acme.evil.com", "a" * 64, "acmé", "acme/x", "acme@evil"],
 )
 def test_subdomain_must_be_a_dns_label(subdomain: str) -> None:
-    with pytest.raises(ValidationError, match="subdomain of your runbook.pagerduty.cloud"):
+    with pytest.raises(ValidationError, match=r"subdomain of your runbook\.pagerduty\.cloud"):
         INTEGRATION.config.model_validate({"subdomain": subdomain, "username": "u"})
 
 

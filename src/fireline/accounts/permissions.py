@@ -113,4 +113,3 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
