@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import trustme
 from pydantic import ValidationError
@@ -152,3 +154,36 @@ def test_destination_is_the_linear_api_only() -> None:
     assert set(INTEGRATION.secrets.model_fields) == {"api_key"}
     with pytest.raises(ValidationError):
         INTEGRATION.config.model_validate({"url": "https://evil.example"})
+
+
+class _RefusingHttp:
+    """The egress contract for a GraphQL refusal with HTTP 400 (PermanentError + body)."""
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+
+    async def request(self, method: str, url: object, **_: object) -> httpx.Response:
+        raise PermanentError(f"400: {self.body}")
+
+
+@pytest.mark.parametrize(
+    ("extensions", "expected"),
+    [
+        ({"code": "AUTHENTICATION_ERROR"}, CredentialError),
+        ({"type": "authentication error"}, CredentialError),
+        ({"code": "INVALID_INPUT"}, PermanentError),
+    ],
+)
+async def test_graphql_errors_on_http_400_are_translated(
+    extensions: dict[str, str], expected: type[Exception]
+) -> None:
+    body = json.dumps({"errors": [{"message": "refused", "extensions": extensions}]})
+    ctx = ToolContext(
+        connection_id="PTEST",
+        config=INTEGRATION.config(),
+        secrets=INTEGRATION.secrets.model_validate({"api_key": KEY}),
+        http=_RefusingHttp(body),
+    )
+    with pytest.raises(expected, match="Linear: refused") as caught:
+        await INTEGRATION.verify(ctx)
+    assert type(caught.value) is expected

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.core.redaction import register_secret
 from fireline.integrations.base import ToolContext
-from fireline.integrations.servicenow import INTEGRATION
+from fireline.integrations.servicenow import INTEGRATION, client
 from fireline.integrations.servicenow.schema import RetrieveRunbookInput, RetrieveRunbookOutput
 from fireline.integrations.servicenow.text import html_to_text
 from tests.integrations.fakes import servicenow as fake
@@ -221,12 +221,21 @@ def test_article_input_rejects_anything_but_a_number_or_sys_id(article: str) -> 
         RetrieveRunbookInput(article=article)
 
 
-def test_instance_base_url_is_derived_and_is_the_only_destination() -> None:
-    config = INTEGRATION.config.model_validate({"url": f"https://{HOST.upper()}/now/nav/ui"})
-    assert config.url == f"https://{HOST}"  # type: ignore[attr-defined]
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        (f"https://{HOST.upper()}/now/nav/ui", f"https://{HOST}"),
+        (f"https://{HOST}/nav_to.do?uri=kb_view.do#top", f"https://{HOST}"),
+        (f"https://{HOST}.:443/", f"https://{HOST}"),
+        (f"https://{HOST}:8443", f"https://{HOST}:8443"),
+    ],
+)
+def test_net6_instance_base_url_is_derived_and_is_the_only_destination(url: str, base: str) -> None:
+    config = INTEGRATION.config.model_validate({"url": url})
+    assert config.url == base  # type: ignore[attr-defined]
     destination = INTEGRATION.destination(config)
     assert destination.hosts == (HOST,)
-    assert destination.ports == (443,)
+    assert destination.ports == ((8443,) if base.endswith("8443") else (443,))
     assert INTEGRATION.credential_fields == ("url",)
 
 
@@ -235,12 +244,19 @@ def test_instance_base_url_is_derived_and_is_the_only_destination() -> None:
     [
         (f"http://{HOST}", "https"),
         (f"https://user:pw@{HOST}", "user name"),
-        (f"https://{HOST}?sysparm=1", "query"),
+        (f"https://{HOST}@evil.example", "user name"),
+        ("https://", "https"),
+        (f"https://{HOST}:99999", "port"),
     ],
 )
 def test_config_validation_errors_are_clear(url: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         INTEGRATION.config.model_validate({"url": url})
+
+
+async def test_table_api_checks_the_bearer_token(snow: FakeServer, ca: trustme.CA) -> None:
+    with pytest.raises(CredentialError, match="User Not Authenticated"):
+        await client.get(_ctx(snow, ca), "not-a-token", "/api/now/table/kb_knowledge")
 
 
 def test_all_four_credentials_are_secrets() -> None:

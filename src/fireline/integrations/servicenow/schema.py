@@ -6,20 +6,27 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
-from fireline.integrations.base import ConnectionConfig, ConnectionSecrets, HttpsUrl
+from fireline.integrations.base import ConnectionConfig, ConnectionSecrets
 
 
 def _instance_base(value: str) -> str:
     # Reference text: "PagerDuty derives the instance base URL (scheme and host) from this
-    # value for API and OAuth calls" — any path the user pasted (…/now/nav/ui) is dropped.
-    parts = urlsplit(value)
-    netloc = parts.hostname or ""
-    if parts.port not in (None, 443):
-        netloc = f"{netloc}:{parts.port}"
-    return f"https://{netloc}"
+    # value for API and OAuth calls" — so a pasted page URL (path, query, fragment) is
+    # accepted and reduced to its origin. Only https; never user info (NET-1).
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError("must be an https:// URL, e.g. https://yourcompany.service-now.com")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain a user name or password")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("has an invalid port") from exc
+    host = parts.hostname.lower().rstrip(".")
+    return f"https://{host}" if port in (None, 443) else f"https://{host}:{port}"
 
 
-InstanceUrl = Annotated[HttpsUrl, AfterValidator(_instance_base)]
+InstanceUrl = Annotated[str, AfterValidator(_instance_base)]
 
 
 class ServiceNowConfig(ConnectionConfig):
