@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 
 from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.integrations.base import ToolContext
-from fireline.integrations.linear import INTEGRATION
+from fireline.integrations.linear import INTEGRATION, actions
 from fireline.integrations.linear.schema import (
     CreateIssueInput,
     GetIssueInput,
@@ -187,3 +188,9 @@ async def test_graphql_errors_on_http_400_are_translated(
     with pytest.raises(expected, match="Linear: refused") as caught:
         await INTEGRATION.verify(ctx)
     assert type(caught.value) is expected
+
+
+def test_wf5_issue_ids_from_idempotency_keys_are_stable_uuid4s() -> None:
+    first = actions._issue_id("run-1:step-2")
+    assert first == actions._issue_id("run-1:step-2") != actions._issue_id("run-1:step-3")
+    assert uuid.UUID(first).version == 4

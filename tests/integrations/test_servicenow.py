@@ -170,7 +170,7 @@ async def test_retrieve_runbook_by_number_with_attachments(
     assert output.number == "KB0010001"
     assert output.sys_id == SYS_ID
     assert output.title == "Payments API restart runbook"
-    assert output.content_html == HTML
+    assert output.content == HTML
     assert output.content_text == (
         "Restart the payments API\n\nWhen latency > 2s:\n\n- Drain the node\n"
         "- Run systemctl restart payments"

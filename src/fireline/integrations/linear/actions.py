@@ -2,8 +2,8 @@
 or an identifier such as ENG-123) and Search Issues (`issues(filter:)`, title contains).
 
 WF-5: `issueCreate` accepts a client-chosen issue `id`. Create Issue derives it from the run's
-idempotency key (UUID v5), looks it up first, and returns the existing issue instead of
-creating a second one when a retried step already succeeded.
+idempotency key (a name-based UUID in v4 form), looks it up first, and returns the existing
+issue instead of creating a second one when a retried step already succeeded.
 """
 
 from __future__ import annotations
@@ -61,6 +61,13 @@ def _issue(node: dict[str, Any]) -> Issue:
     )
 
 
+def _issue_id(idempotency_key: str) -> str:
+    # Linear: "The identifier in UUID v4 format". A name-based UUID is stable across retries;
+    # its version bits are then set to 4 so that it has the form Linear validates.
+    derived = uuid.uuid5(_ID_NAMESPACE, idempotency_key)
+    return str(uuid.UUID(bytes=derived.bytes, version=4))
+
+
 async def _team_id(ctx: ToolContext, team: str) -> str:
     if _UUID.fullmatch(team):
         return team
@@ -77,7 +84,7 @@ async def create_issue(ctx: ToolContext, data: CreateIssueInput) -> IssueOutput:
     if data.description:
         fields["description"] = data.description
     if ctx.idempotency_key:
-        issue_id = str(uuid.uuid5(_ID_NAMESPACE, ctx.idempotency_key))
+        issue_id = _issue_id(ctx.idempotency_key)
         found = await client.graphql(ctx, ISSUE_BY_ID, {"id": issue_id}, idempotent=True)
         existing = (found.get("issues") or {}).get("nodes") or []
         if existing:

@@ -98,7 +98,7 @@ async def retrieve_runbook(ctx: ToolContext, data: RetrieveRunbookInput) -> Retr
         sys_id=sys_id,
         number=str(article.get("number") or data.article),
         title=str(article.get("short_description") or ""),
-        content_html=html,
+        content=html,
         content_text=html_to_text(html),
         author=_text(article, "author"),
         knowledge_base=_text(details, "kb_knowledge_base") or _text(article, "kb_knowledge_base"),

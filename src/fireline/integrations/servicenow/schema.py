@@ -98,7 +98,7 @@ class RetrieveRunbookOutput(BaseModel):
     sys_id: str
     number: str
     title: str
-    content_html: str
+    content: str
     content_text: str
     author: str | None
     knowledge_base: str | None
