@@ -56,10 +56,12 @@ def _ctx(jeli: FakeServer, ca: trustme.CA, token: str = TOKEN) -> ToolContext:
     )
 
 
-async def test_verify_healthy(jeli: FakeServer, ca: trustme.CA) -> None:
+async def test_verify_healthy(jeli: FakeServer, account: fake.Account, ca: trustme.CA) -> None:
+    account.requests.clear()
     assert await INTEGRATION.verify(_ctx(jeli, ca)) == (
         "Connected to Jeli with ada@example.com's API token"
     )
+    assert account.requests == [("GET", "/v1/incidents")]  # read-only
 
 
 async def test_verify_wrong_token_is_a_credential_error(jeli: FakeServer, ca: trustme.CA) -> None:

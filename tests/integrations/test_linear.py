@@ -58,10 +58,14 @@ def _ctx(
     )
 
 
-async def test_verify_names_the_viewer(linear: FakeServer, ca: trustme.CA) -> None:
+async def test_verify_names_the_viewer(
+    linear: FakeServer, workspace: fake.Workspace, ca: trustme.CA
+) -> None:
+    workspace.operations.clear()
     assert await INTEGRATION.verify(_ctx(linear, ca)) == (
         "Connected to Linear as Ada Lovelace <ada@example.com>"
     )
+    assert workspace.operations == ["Viewer"]  # a query, never a mutation
 
 
 @pytest.mark.parametrize("key", ["lin_api_wrong", f"Bearer {KEY}"])

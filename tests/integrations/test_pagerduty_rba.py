@@ -61,8 +61,12 @@ def _ctx(rba: FakeServer, ca: trustme.CA, token: str = TOKEN) -> ToolContext:
     )
 
 
-async def test_verify_reads_the_tokens_user(rba: FakeServer, ca: trustme.CA) -> None:
+async def test_verify_reads_the_tokens_user(
+    rba: FakeServer, server: fake.Server, ca: trustme.CA
+) -> None:
+    server.requests.clear()
     assert await INTEGRATION.verify(_ctx(rba, ca)) == f"Connected to {HOST} as automation"
+    assert server.requests == [("GET", "/api/41/user/info")]  # read-only
 
 
 async def test_verify_wrong_token_is_a_credential_error(rba: FakeServer, ca: trustme.CA) -> None:

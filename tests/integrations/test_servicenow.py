@@ -145,6 +145,31 @@ async def test_sec5_refusal_message_never_carries_the_secrets(
     assert "wrong-password-canary" not in message
 
 
+async def test_sec1_an_echoed_request_in_the_refusal_is_scrubbed(
+    snow: FakeServer, instance: fake.Instance, ca: trustme.CA
+) -> None:
+    for value in SECRETS.values():
+        register_secret(value)
+    instance.echo_refusals = True
+    try:
+        with pytest.raises(CredentialError) as caught:
+            await INTEGRATION.verify(_ctx(snow, ca, username="someone-else"))
+    finally:
+        instance.echo_refusals = False
+    message = str(caught.value)
+    assert message.endswith("access_denied for username=[REDACTED]&password=[REDACTED]")
+    assert "[REDACTED]" in message
+    assert all(value not in message for value in SECRETS.values())
+
+
+async def test_verify_is_read_only_it_only_asks_for_a_token(
+    snow: FakeServer, instance: fake.Instance, ca: trustme.CA
+) -> None:
+    instance.urls.clear()
+    await INTEGRATION.verify(_ctx(snow, ca))
+    assert instance.urls == [f"https://{HOST}/oauth_token.do"]
+
+
 async def test_sec7_secrets_travel_in_the_form_body_never_the_url(
     snow: FakeServer, instance: fake.Instance, ca: trustme.CA
 ) -> None:

@@ -18,10 +18,12 @@ from starlette.routing import Route
 class Account:
     token: str
     incidents: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
 
 
 def make_app(account: Account) -> Starlette:
     def denied(request: Request) -> JSONResponse | None:
+        account.requests.append((request.method, request.url.path))
         if request.headers.get("authorization") != f"Bearer {account.token}":
             return JSONResponse({"error": "Invalid authentication token"}, status_code=401)
         return None

@@ -23,6 +23,7 @@ class Server:
     jobs: dict[str, dict[str, Any]]  # id -> {"name", "project", "required": [...]}
     run_as: set[str] = field(default_factory=set)  # users allowed to run as others
     executions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -34,6 +35,7 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 def make_app(server: Server) -> Starlette:
     def guard(request: Request) -> str | JSONResponse:
+        server.requests.append((request.method, request.url.path))
         version = int(request.path_params["version"])
         if version < 11:
             return _error(

@@ -35,6 +35,8 @@ class Instance:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     urls: list[str] = field(default_factory=list)  # every URL requested, for SEC-7 checks
+    # A misbehaving proxy/instance that echoes the submitted form in its refusal (SEC-1).
+    echo_refusals: bool = False
 
 
 def _render(record: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -77,14 +79,17 @@ def make_app(instance: Instance) -> Starlette:
 
     async def oauth_token(request: Request) -> JSONResponse:
         instance.urls.append(str(request.url))
+        form = await request.form()
+        description = "access_denied"
+        if instance.echo_refusals:
+            description += f" for username={form.get('username')}&password={form.get('password')}"
         refused = JSONResponse(
-            {"error_description": "access_denied", "error": "server_error"}, status_code=401
+            {"error_description": description, "error": "server_error"}, status_code=401
         )
         if not request.headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"
         ):
             return refused
-        form = await request.form()
         if (
             form.get("grant_type") != "password"
             or form.get("client_id") != instance.client_id
