@@ -102,6 +102,10 @@ def make_app(workspace: Workspace) -> Starlette:
     async def graphql(request: Request) -> JSONResponse:
         if request.headers.get("authorization") != workspace.api_key:
             return JSONResponse(UNAUTHENTICATED, status_code=401)
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return JSONResponse(
+                {"errors": [{"message": "Must provide query string."}]}, status_code=400
+            )
         body = await request.json()
         found = re.match(r"\s*(?:query|mutation)\s+(\w+)", body["query"])
         operation = found[1] if found else ""

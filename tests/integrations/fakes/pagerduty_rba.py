@@ -72,7 +72,10 @@ def make_app(server: Server) -> Starlette:
                 "api.error.item.doesnotexist",
                 f"Job ID does not exist: {request.path_params['id']}",
             )
-        body = await request.json()
+        # Rundeck reads a JSON body only with `Content-Type: application/json`; otherwise it
+        # takes query parameters, and the body is ignored.
+        json_body = request.headers.get("content-type", "").startswith("application/json")
+        body = await request.json() if json_body else {}
         options = body.get("options") or {}
         missing = [name for name in job["required"] if name not in options]
         if missing:
