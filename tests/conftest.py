@@ -102,10 +102,8 @@ async def empty_database(
     server: PostgresServer = request.getfixturevalue("postgres_server")
     name = await server.create()
     try:
-        yield EmptyDatabase(
-            "postgres",
-            Settings.from_env({"FIRELINE_DATABASE_URL": server.url_for(name)}).database_url,
-        )
+        yield EmptyDatabase("postgres", Settings.from_env(
+            {"FIRELINE_DATABASE_URL": server.url_for(name)}).database_url)
     finally:
         await server.drop(name)
 
@@ -154,15 +152,13 @@ def master_key() -> str:
 
 @pytest.fixture
 def settings(db: Database, home: Path, master_key: str) -> Settings:
-    return Settings.from_env(
-        {
-            "FIRELINE_HOME": str(home),
-            "FIRELINE_DATABASE_URL": db.url,
-            "FIRELINE_BASE_URL": BASE_URL,
-            "FIRELINE_MASTER_KEY": master_key,
-            "FIRELINE_EGRESS_ALLOW_PRIVATE": "127.0.0.0/8",
-        }
-    )
+    return Settings.from_env({
+        "FIRELINE_HOME": str(home),
+        "FIRELINE_DATABASE_URL": db.url,
+        "FIRELINE_BASE_URL": BASE_URL,
+        "FIRELINE_MASTER_KEY": master_key,
+        "FIRELINE_EGRESS_ALLOW_PRIVATE": "127.0.0.0/8",
+    })
 
 
 @pytest.fixture
@@ -191,20 +187,12 @@ class Actor:
 def make_actor(db: Database):  # type: ignore[no-untyped-def]
     """Creates a user with the given base role and an API key for it."""
 
-    async def make(
-        role: str = "admin",
-        *,
-        read_only: bool = False,
-        email: str | None = None,
-        password: str | None = None,
-    ) -> Actor:
+    async def make(role: str = "admin", *, read_only: bool = False, email: str | None = None,
+                   password: str | None = None) -> Actor:
         async with db.transaction() as session:
             user = await accounts.create_user(
-                session=session,
-                email=email or f"{role}-{secrets.token_hex(4)}@example.com",
-                name=f"{role.title()} User",
-                role=role,
-                password=password,
+                session=session, email=email or f"{role}-{secrets.token_hex(4)}@example.com",
+                name=f"{role.title()} User", role=role, password=password,
             )
             _, key = await accounts.create_api_key(session=session, user=user, read_only=read_only)
         return Actor(user, key)

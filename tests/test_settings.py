@@ -26,9 +26,7 @@ def test_postgresql_url_uses_the_async_driver() -> None:
 def test_egress_allow_private_parses_cidrs() -> None:
     settings = Settings.from_env({"FIRELINE_EGRESS_ALLOW_PRIVATE": "127.0.0.0/8, ::1/128"})
     assert settings.egress_allow_private == (
-        ipaddress.ip_network("127.0.0.0/8"),
-        ipaddress.ip_network("::1/128"),
-    )
+        ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,9 @@ def _prepare(settings: Settings) -> None:
         settings.home.mkdir(parents=True, exist_ok=True)
 
 
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _in_transaction(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
     async def run() -> T:
         database = Database(settings.database_url)
         try:
@@ -93,12 +95,8 @@ def users_create(
     """Create a user; with --password-stdin the password is read from standard input."""
     settings = _settings()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    user = _in_transaction(
-        settings,
-        lambda session: accounts.create_user(
-            session=session, email=email, name=name, role=role, password=password
-        ),
-    )
+    user = _in_transaction(settings, lambda session: accounts.create_user(
+        session=session, email=email, name=name, role=role, password=password))
     typer.echo(user.id)
 
 
@@ -116,10 +114,8 @@ def teams_add_member(
     role: Annotated[str, typer.Option(help="manager, responder or observer")],
 ) -> None:
     """Add a user to a team, or change their team role."""
-    _in_transaction(
-        _settings(),
-        lambda s: accounts.add_team_member(session=s, team_name=team, email=email, role=role),
-    )
+    _in_transaction(_settings(), lambda s: accounts.add_team_member(
+        session=s, team_name=team, email=email, role=role))
     err.print(f"{email} is a {role} of {team}")
 
 
@@ -175,11 +171,7 @@ def serve(
     if runtime is not None:
         runtime.attach(application)
     uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
+        application, host=host, port=port, log_config=None, access_log=False,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
     )

@@ -55,8 +55,7 @@ class Settings:
             provider_urls={
                 key: value
                 for key, value in env.items()
-                if key.startswith("FIRELINE_")
-                and key.endswith("_URL")
+                if key.startswith("FIRELINE_") and key.endswith("_URL")
                 and key not in {"FIRELINE_DATABASE_URL", "FIRELINE_BASE_URL"}
             },
         )

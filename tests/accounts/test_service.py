@@ -19,10 +19,7 @@ async def _count(db: Database, model: type) -> int:
 async def test_create_user_normalises_email_and_hashes_password(db: Database) -> None:
     async with db.transaction() as session:
         user = await service.create_user(
-            session=session,
-            email="  Ana@Example.COM ",
-            name="Ana",
-            role="manager",
+            session=session, email="  Ana@Example.COM ", name="Ana", role="manager",
             password="correct horse battery",
         )
     assert user.email == "ana@example.com"
@@ -38,19 +35,14 @@ async def test_duplicate_email_is_a_conflict_and_changes_nothing(db: Database) -
     with pytest.raises(ConflictError, match="already exists"):
         async with db.transaction() as session:
             await service.create_user(
-                session=session, email="A@example.com", name="B", role="observer"
-            )
+                session=session, email="A@example.com", name="B", role="observer")
     assert await _count(db, User) == 1
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [
-        ("role", "superuser", "Unknown role"),
-        ("email", "not-an-email", "Invalid email"),
-        ("name", "   ", "Name"),
-        ("password", "short", "at least"),
-    ],
+    [("role", "superuser", "Unknown role"), ("email", "not-an-email", "Invalid email"),
+     ("name", "   ", "Name"), ("password", "short", "at least")],
 )
 async def test_bad_user_input_is_rejected_and_nothing_written(
     db: Database, field: str, value: str, message: str
@@ -66,15 +58,12 @@ async def test_bad_user_input_is_rejected_and_nothing_written(
 async def test_team_membership_roles(db: Database) -> None:
     async with db.transaction() as session:
         user = await service.create_user(
-            session=session, email="m@example.com", name="M", role="responder"
-        )
+            session=session, email="m@example.com", name="M", role="responder")
         team = await service.create_team(session=session, name="Payments")
         await service.add_team_member(
-            session=session, team_name="Payments", email="m@example.com", role="responder"
-        )
+            session=session, team_name="Payments", email="m@example.com", role="responder")
         await service.add_team_member(
-            session=session, team_name="Payments", email="m@example.com", role="manager"
-        )
+            session=session, team_name="Payments", email="m@example.com", role="manager")
     async with db.session() as session:
         roles = await service.team_roles_of(session=session, user_id=user.id)
     assert roles == {team.id: TeamRole.MANAGER}
@@ -88,13 +77,11 @@ async def test_bad_team_input_is_rejected(db: Database) -> None:
     with pytest.raises(InvalidInputError, match="Unknown team role"):
         async with db.transaction() as session:
             await service.add_team_member(
-                session=session, team_name="Ops", email="m@example.com", role="owner"
-            )
+                session=session, team_name="Ops", email="m@example.com", role="owner")
     with pytest.raises(NotFoundError, match="No team"):
         async with db.transaction() as session:
             await service.add_team_member(
-                session=session, team_name="Nope", email="m@example.com", role="manager"
-            )
+                session=session, team_name="Nope", email="m@example.com", role="manager")
     with pytest.raises(ConflictError):
         async with db.transaction() as session:
             await service.create_team(session=session, name="Ops")
@@ -104,8 +91,7 @@ async def test_bad_team_input_is_rejected(db: Database) -> None:
 async def test_api_key_is_stored_only_as_a_hash(db: Database) -> None:
     async with db.transaction() as session:
         user = await service.create_user(
-            session=session, email="k@example.com", name="K", role="admin"
-        )
+            session=session, email="k@example.com", name="K", role="admin")
         _, secret = await service.create_api_key(session=session, user=user, read_only=True)
     async with db.session() as session:
         stored = await session.scalar(select(ApiKey))

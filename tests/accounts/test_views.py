@@ -8,10 +8,8 @@ from tests.conftest import Actor
 
 async def test_users_me_with_an_api_key(client: httpx.AsyncClient, make_actor) -> None:
     actor: Actor = await make_actor("manager")
-    response = await client.get(
-        "/api/users/me",
-        headers={**actor.headers, "Accept": "application/vnd.pagerduty+json;version=2"},
-    )
+    response = await client.get("/api/users/me", headers={
+        **actor.headers, "Accept": "application/vnd.pagerduty+json;version=2"})
     assert response.status_code == 200
     user = response.json()["user"]
     assert user["id"] == actor.user.id

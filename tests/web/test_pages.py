@@ -44,8 +44,7 @@ async def test_wrong_password_is_refused(client: httpx.AsyncClient, make_actor) 
 async def test_cross_origin_login_is_refused(client: httpx.AsyncClient, make_actor) -> None:
     await make_actor("responder", email="r@example.com", password=PASSWORD)
     response = await client.post(
-        "/login",
-        data={"email": "r@example.com", "password": PASSWORD},
+        "/login", data={"email": "r@example.com", "password": PASSWORD},
         headers={"Origin": "https://evil.example"},
     )
     assert response.status_code == 403

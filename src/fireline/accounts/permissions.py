@@ -113,3 +113,4 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+

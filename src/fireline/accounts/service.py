@@ -118,7 +118,9 @@ async def add_team_member(
 
 async def team_roles_of(*, session: AsyncSession, user_id: str) -> dict[str, TeamRole]:
     rows = await session.execute(
-        select(TeamMembership.team_id, TeamMembership.role).where(TeamMembership.user_id == user_id)
+        select(TeamMembership.team_id, TeamMembership.role).where(
+            TeamMembership.user_id == user_id
+        )
     )
     return {team_id: TeamRole(role) for team_id, role in rows}
 
@@ -199,11 +201,8 @@ async def bootstrap_owner(*, session: AsyncSession) -> tuple[User, str, str] | N
         return None
     password = new_secret()[:20]
     owner = await create_user(
-        session=session,
-        email="owner@fireline.local",
-        name="Account Owner",
-        role=BaseRole.OWNER,
-        password=password,
+        session=session, email="owner@fireline.local", name="Account Owner",
+        role=BaseRole.OWNER, password=password,
     )
     _, key = await create_api_key(session=session, user=owner)
     return owner, password, key

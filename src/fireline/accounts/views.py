@@ -24,10 +24,7 @@ async def user_body(session: Session, base_url: str, user: User) -> dict[str, An
         .order_by(Team.name)
     )
     return resource(
-        base_url,
-        "user",
-        user.id,
-        user.name,
+        base_url, "user", user.id, user.name,
         name=user.name,
         email=user.email,
         time_zone=user.time_zone,

@@ -36,11 +36,8 @@ class Connection(Base):
     __table_args__ = (
         # One default connection per tool, enforced by the database.
         Index(
-            "uq_connections_default_per_integration",
-            "integration",
-            unique=True,
-            sqlite_where=text("is_default"),
-            postgresql_where=text("is_default"),
+            "uq_connections_default_per_integration", "integration", unique=True,
+            sqlite_where=text("is_default"), postgresql_where=text("is_default"),
         ),
     )
 

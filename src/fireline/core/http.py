@@ -27,15 +27,11 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "fireline_http_requests_total",
-            "HTTP requests",
-            ["method", "route", "status"],
+            "fireline_http_requests_total", "HTTP requests", ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "fireline_http_request_duration_seconds",
-            "HTTP request latency",
-            ["method", "route"],
+            "fireline_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
             registry=self.registry,
         )
 
@@ -62,10 +58,8 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode())]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
@@ -92,13 +86,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = {
-            "error": {
-                "message": str(exc.detail),
-                "code": _STATUS_CODES.get(exc.status_code, 2000),
-                "errors": [],
-            }
-        }
+        body = {"error": {"message": str(exc.detail),
+                          "code": _STATUS_CODES.get(exc.status_code, 2000), "errors": []}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)

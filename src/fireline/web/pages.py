@@ -56,25 +56,14 @@ async def login_submit(
     _check_origin(request)
     result = await service.login(session=session, email=email, password=password)
     if result is None:
-        return _render(
-            request,
-            "login.html",
-            status_code=401,
-            user=None,
-            email=email,
-            error="Email or password is incorrect.",
-        )
+        return _render(request, "login.html", status_code=401, user=None, email=email,
+                       error="Email or password is incorrect.")
     await session.commit()
     _, secret = result
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        httponly=True,
-        samesite="lax",
-        path="/",
-        secure=request.url.scheme == "https",
-        max_age=int(service.SESSION_LIFETIME.total_seconds()),
+        SESSION_COOKIE, secret, httponly=True, samesite="lax", path="/",
+        secure=request.url.scheme == "https", max_age=int(service.SESSION_LIFETIME.total_seconds()),
     )
     return response
 
