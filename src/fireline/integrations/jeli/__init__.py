@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from fireline.integrations.base import Destination, Integration
+from fireline.integrations.jeli import actions, health
+from fireline.integrations.jeli.client import API_HOST
+from fireline.integrations.jeli.schema import JeliConfig, JeliSecrets
+
+
+def _destination(config: JeliConfig) -> Destination:
+    return Destination(hosts=(API_HOST,))
+
+
+INTEGRATION = Integration(
+    slug="jeli",
+    title="Jeli",
+    description="Open and look up incidents in Jeli (part of PagerDuty).",
+    config=JeliConfig,
+    secrets=JeliSecrets,
+    destination=_destination,
+    verify=health.verify,
+    actions=(actions.CREATE_INCIDENT, actions.LIST_INCIDENTS),
+)

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+
+from fireline.integrations.base import ConnectionConfig, ConnectionSecrets
+
+
+def _instance_base(value: str) -> str:
+    # Reference text: "PagerDuty derives the instance base URL (scheme and host) from this
+    # value for API and OAuth calls" — so a pasted page URL (path, query, fragment) is
+    # accepted and reduced to its origin. Only https; never user info (NET-1).
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError("must be an https:// URL, e.g. https://yourcompany.service-now.com")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain a user name or password")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("has an invalid port") from exc
+    host = parts.hostname.lower().rstrip(".")
+    return f"https://{host}" if port in (None, 443) else f"https://{host}:{port}"
+
+
+InstanceUrl = Annotated[str, AfterValidator(_instance_base)]
+
+
+class ServiceNowConfig(ConnectionConfig):
+    url: InstanceUrl = Field(
+        title="URL",
+        description="Your ServiceNow instance URL (for example "
+        "https://yourcompany.service-now.com). The instance base URL (scheme and host) is "
+        "derived from this value for API and OAuth calls; credentials are sent to that host only.",
+    )
+
+
+class ServiceNowSecrets(ConnectionSecrets):
+    username: SecretStr = Field(
+        title="ServiceNow Username",
+        description="The ServiceNow user account used with the OAuth password grant.",
+        min_length=1,
+    )
+    password: SecretStr = Field(
+        title="ServiceNow Password",
+        description="The password for that ServiceNow user account.",
+        min_length=1,
+    )
+    client_id: SecretStr = Field(
+        title="ServiceNow OAuth Client ID",
+        description="The Client ID from your ServiceNow OAuth API application.",
+        min_length=1,
+    )
+    client_secret: SecretStr = Field(
+        title="ServiceNow OAuth Client Secret",
+        description="The Client Secret from that OAuth application.",
+        min_length=1,
+    )
+
+
+_ARTICLE_NUMBER = re.compile(r"^KB\d{4,}$")
+_SYS_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _article(value: str) -> str:
+    value = value.strip()
+    if _ARTICLE_NUMBER.fullmatch(value.upper()):
+        return value.upper()
+    if _SYS_ID.fullmatch(value.lower()):
+        return value.lower()
+    # The value goes into an encoded query: only these two shapes keep `^` and `=` out of it.
+    raise ValueError("must be a knowledge article number (e.g. KB0010001) or a 32-character sys_id")
+
+
+class RetrieveRunbookInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    article: Annotated[str, AfterValidator(_article)] = Field(
+        title="Article Number or sys_id",
+        description="The knowledge article number (e.g. KB0010001) or its sys_id.",
+    )
+    include_attachments: bool = Field(default=False, title="Include Attachments")
+
+
+class Attachment(BaseModel):
+    sys_id: str
+    file_name: str
+    content_type: str | None = None
+    size_bytes: int | None = None
+    download_link: str | None = None
+    created_at: str | None = None
+
+
+class RetrieveRunbookOutput(BaseModel):
+    sys_id: str
+    number: str
+    title: str
+    content: str
+    content_text: str
+    author: str | None
+    knowledge_base: str | None
+    workflow_state: str | None
+    updated_at: str | None
+    attachments: list[Attachment]

@@ -1,0 +1,59 @@
+"""A small Jeli API (api.jeli.io/v1): Bearer token checked on every call (401
+`{"error": "Invalid authentication token"}` otherwise), `GET /v1/incidents` (limit, status,
+sort by `-created_at`) and `POST /v1/incidents` (title required, 422 otherwise) over
+in-memory incidents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Account:
+    token: str
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+
+
+def make_app(account: Account) -> Starlette:
+    def denied(request: Request) -> JSONResponse | None:
+        account.requests.append((request.method, request.url.path))
+        if request.headers.get("authorization") != f"Bearer {account.token}":
+            return JSONResponse({"error": "Invalid authentication token"}, status_code=401)
+        return None
+
+    async def incidents(request: Request) -> JSONResponse:
+        if (refused := denied(request)) is not None:
+            return refused
+        if request.method == "GET":
+            rows = list(account.incidents)
+            if status := request.query_params.get("status"):
+                rows = [row for row in rows if row["status"] == status]
+            if request.query_params.get("sort") == "-created_at":
+                rows.sort(key=lambda row: row["created_at"], reverse=True)
+            limit = int(request.query_params.get("limit", "25"))
+            return JSONResponse({"incidents": rows[:limit]})
+        body = await request.json()
+        if not body.get("title"):
+            return JSONResponse({"message": "title is required"}, status_code=422)
+        number = len(account.incidents) + 1
+        row = {
+            "id": str(number),
+            "title": body["title"],
+            "summary": body.get("summary"),
+            "severity": body.get("severity"),
+            "status": "open",
+            "created_by": body.get("created_by"),
+            "created_at": body.get("started_at") or f"2026-11-23T12:{number:02d}:00+00:00",
+            "url": f"https://app.jeli.io/incidents/{number}",
+        }
+        account.incidents.append(row)
+        return JSONResponse({"incident": row}, status_code=201)
+
+    return Starlette(routes=[Route("/v1/incidents", incidents, methods=["GET", "POST"])])

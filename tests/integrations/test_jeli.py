@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import trustme
+from pydantic import ValidationError
+
+from fireline.core.errors import CredentialError, TransientError
+from fireline.integrations.base import ToolContext
+from fireline.integrations.jeli import INTEGRATION
+from fireline.integrations.jeli.schema import (
+    CreateIncidentInput,
+    CreateIncidentOutput,
+    ListIncidentsInput,
+    ListIncidentsOutput,
+)
+from tests.integrations.fakes import jeli as fake
+from tests.integrations.support import FakeServer, serve, tool_context
+
+TOKEN = "jeli-Tk42-canary-token-value"
+
+
+@pytest.fixture(scope="module")
+def account() -> fake.Account:
+    return fake.Account(
+        token=TOKEN,
+        incidents=[
+            {
+                "id": "old",
+                "title": "DNS outage",
+                "status": "resolved",
+                "created_at": "2026-10-01T00:00:00+00:00",
+            }
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def jeli(
+    account: fake.Account, ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FakeServer]:
+    app = fake.make_app(account)
+    with serve(app, ca, tmp_path_factory.mktemp("jeli"), "api.jeli.io") as server:
+        yield server
+
+
+def _ctx(jeli: FakeServer, ca: trustme.CA, token: str = TOKEN) -> ToolContext:
+    return tool_context(
+        INTEGRATION,
+        config={"username": "ada@example.com"},
+        secrets={"api_token": token},
+        routes=jeli.routes(443),
+        ca=ca,
+    )
+
+
+async def test_verify_healthy(jeli: FakeServer, account: fake.Account, ca: trustme.CA) -> None:
+    account.requests.clear()
+    assert await INTEGRATION.verify(_ctx(jeli, ca)) == (
+        "Connected to Jeli with ada@example.com's API token"
+    )
+    assert account.requests == [("GET", "/v1/incidents")]  # read-only
+
+
+async def test_verify_wrong_token_is_a_credential_error(jeli: FakeServer, ca: trustme.CA) -> None:
+    with pytest.raises(CredentialError, match="Invalid authentication token"):
+        await INTEGRATION.verify(_ctx(jeli, ca, token="revoked-token"))
+
+
+async def test_verify_unreachable_is_transient(ca: trustme.CA) -> None:
+    ctx = tool_context(
+        INTEGRATION, config={"username": "a"}, secrets={"api_token": TOKEN}, routes={}, ca=ca
+    )
+    with pytest.raises(TransientError):
+        await INTEGRATION.verify(ctx)
+
+
+async def test_create_incident_then_list_it(
+    jeli: FakeServer, account: fake.Account, ca: trustme.CA
+) -> None:
+    create = INTEGRATION.action("create_incident")
+    listing = INTEGRATION.action("list_incidents")
+    assert create is not None and not create.idempotent
+    assert listing is not None and listing.idempotent
+    started = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    created = await create.run(
+        _ctx(jeli, ca),
+        CreateIncidentInput(
+            title="Checkout errors", summary="5xx spike", severity="SEV2", started_at=started
+        ),
+    )
+    assert isinstance(created, CreateIncidentOutput)
+    assert created.incident.title == "Checkout errors"
+    assert created.incident.created_by == "ada@example.com"
+    assert created.incident.created_at == started.isoformat()
+    assert account.incidents[-1]["severity"] == "SEV2"
+
+    found = await listing.run(_ctx(jeli, ca), ListIncidentsInput(status="open"))
+    assert isinstance(found, ListIncidentsOutput)
+    assert [i.id for i in found.incidents] == [created.incident.id]
+    by_title = await listing.run(_ctx(jeli, ca), ListIncidentsInput(title_contains="dns"))
+    assert isinstance(by_title, ListIncidentsOutput)
+    assert [i.id for i in by_title.incidents] == ["old"]
+
+
+def test_inputs_and_config_are_validated() -> None:
+    with pytest.raises(ValidationError):
+        CreateIncidentInput(title="")
+    with pytest.raises(ValidationError):
+        ListIncidentsInput(limit=0)
+    with pytest.raises(ValidationError, match="username"):
+        INTEGRATION.config.model_validate({})
+
+
+def test_destination_is_the_jeli_api_only() -> None:
+    config = INTEGRATION.config.model_validate({"username": "a"})
+    assert INTEGRATION.destination(config).hosts == ("api.jeli.io",)
+    assert set(INTEGRATION.secrets.model_fields) == {"api_token"}
