@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.integrations.base import ToolContext
 from fireline.integrations.slack import INTEGRATION
-from fireline.integrations.slack.oauth import PROVIDER, parse_tokens
+from fireline.integrations.slack.oauth import PROVIDER, connect_details, parse_tokens
 from fireline.integrations.slack.schema import ListChannelsInput, PostMessageInput
 from tests.integrations.fakes import _oauth
 from tests.integrations.fakes.slack import FakeChannel, FakeSlack
@@ -319,3 +319,10 @@ def test_config_starts_empty_and_rejects_bad_ids() -> None:
         INTEGRATION.config.model_validate({"team_id": "../T1"})
     with pytest.raises(ValidationError, match="Extra inputs"):
         INTEGRATION.config.model_validate({"webhook_url": "https://example.com"})
+
+
+async def test_connect_details_read_back_with_auth_test(
+    slack: FakeSlack, server: FakeServer, ca: trustme.CA
+) -> None:
+    details = await connect_details(_ctx(server, ca, slack.bot_token()))
+    assert details == {"team_id": "T0FIRE", "team_name": "Fireline Ops", "bot_user_id": "U0BOT"}

@@ -111,6 +111,7 @@ class AuthorizationServer:
         refresh: bool,
         rotate: bool,
         pkce: bool,
+        refresh_revokes_access: bool = False,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -121,6 +122,9 @@ class AuthorizationServer:
         self.refresh = refresh
         self.rotate = rotate
         self.pkce = pkce
+        # GitHub: "Once you use a refresh token, that refresh token and the old user access
+        # token will no longer work."
+        self.refresh_revokes_access = refresh_revokes_access
         self.denied = False  # set True: the user clicks Cancel on the consent page
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
@@ -128,6 +132,7 @@ class AuthorizationServer:
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, _Access] = {}
         self._refresh: dict[str, Grant] = {}
+        self._paired_access: dict[str, str] = {}  # refresh token -> access token issued with it
 
     # -- clock -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -204,6 +209,8 @@ class AuthorizationServer:
         grant = self._refresh.get(refresh_token or "")
         if grant is None or grant.revoked:
             raise OAuthFault("invalid_refresh", "the refresh token is unknown, used or revoked")
+        if self.refresh_revokes_access:
+            self._access.pop(self._paired_access.get(refresh_token or "", ""), None)
         if self.rotate:
             del self._refresh[refresh_token or ""]
             return self.issue(grant)
@@ -217,6 +224,8 @@ class AuthorizationServer:
         if self.refresh and refresh_token is None:
             refresh_token = self.refresh_prefix + secrets.token_hex(16)
             self._refresh[refresh_token] = grant
+        if refresh_token is not None:
+            self._paired_access[refresh_token] = access
         return Issued(access, refresh_token, self.access_ttl, grant)
 
     # -- resource side ---------------------------------------------------------------------

@@ -20,7 +20,8 @@ from typing import Any
 
 from fireline.core.errors import CredentialError
 from fireline.integrations._oauth import raise_for_error, read_tokens
-from fireline.integrations.base import OAuthProvider, OAuthTokens
+from fireline.integrations.base import OAuthProvider, OAuthTokens, ToolContext
+from fireline.integrations.slack import client
 
 SCOPES = ("chat:write", "channels:read", "groups:read")
 
@@ -41,6 +42,17 @@ def parse_tokens(body: Mapping[str, Any]) -> OAuthTokens:
             "bot_user_id": body.get("bot_user_id"),
         },
     )
+
+
+async def connect_details(ctx: ToolContext) -> dict[str, Any]:
+    """The config facts for a token, read back with `auth.test` (the token answer already
+    carries them; this is for a reconnect or a check)."""
+    info = await client.call(ctx, "auth.test", idempotent=True)
+    return {
+        "team_id": info.get("team_id"),
+        "team_name": info.get("team"),
+        "bot_user_id": info.get("user_id"),
+    }
 
 
 PROVIDER = OAuthProvider(
