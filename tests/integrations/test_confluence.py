@@ -40,7 +40,13 @@ PAGES = [
         version=7,
     ),
     FakePage(
-        "98302", "Database failover", "OPS", "<p>Promote the replica.</p>", labels=("runbook",)
+        "98302",
+        "Database failover",
+        "OPS",
+        '<ac:structured-macro ac:name="info"><ac:rich-text-body><p>Promote the replica.</p>'
+        "</ac:rich-text-body></ac:structured-macro>",
+        labels=("runbook",),
+        version=3,
     ),
     FakePage("98303", "Team lunch", "SOCIAL", "<p>Pizza on Friday; checkout the menu.</p>"),
 ]
