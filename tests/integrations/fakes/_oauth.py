@@ -112,6 +112,7 @@ class AuthorizationServer:
         rotate: bool,
         pkce: bool,
         refresh_revokes_access: bool = False,
+        keep_used_refresh: bool = False,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -125,6 +126,9 @@ class AuthorizationServer:
         # GitHub: "Once you use a refresh token, that refresh token and the old user access
         # token will no longer work."
         self.refresh_revokes_access = refresh_revokes_access
+        # Microsoft: each refresh returns a new refresh token, but the used one keeps working
+        # until it expires (no reuse detection).
+        self.keep_used_refresh = keep_used_refresh
         self.denied = False  # set True: the user clicks Cancel on the consent page
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
@@ -212,7 +216,8 @@ class AuthorizationServer:
         if self.refresh_revokes_access:
             self._access.pop(self._paired_access.get(refresh_token or "", ""), None)
         if self.rotate:
-            del self._refresh[refresh_token or ""]
+            if not self.keep_used_refresh:
+                del self._refresh[refresh_token or ""]
             return self.issue(grant)
         return self.issue(grant, refresh_token=refresh_token)
 
