@@ -33,6 +33,11 @@ USERS = [
         department="Platform",
         mobile_phone="+1 555 0100",
     ),
+    FakeUser(
+        "5d6f1b57-2f6b-4c1e-9d0e-6a1b2c3d4e5f",
+        "Guest Grace",
+        "grace_example.com#EXT#@contoso.onmicrosoft.com",
+    ),
     *(
         FakeUser(f"{i:08x}-0000-4000-8000-000000000000", f"Responder {i}", f"r{i}@contoso.com")
         for i in range(1, 1200)
@@ -241,6 +246,18 @@ async def test_get_user_by_upn_or_id(
         "mobile_phone": "+1 555 0100",
         "office_location": None,
     }
+
+
+async def test_get_user_guest_upn_is_encoded(
+    microsoft: FakeMicrosoft, server: FakeServer, ca: trustme.CA
+) -> None:
+    action = INTEGRATION.action("get_user")
+    assert action is not None
+    guest = await action.run(
+        _ctx(server, ca, microsoft.access_token()),
+        GetUserInput(user="grace_example.com#EXT#@contoso.onmicrosoft.com"),
+    )
+    assert guest.display_name == "Guest Grace"
 
 
 async def test_get_user_errors(

@@ -27,6 +27,7 @@ _TOP_MAX = 999  # Graph's page-size ceiling for directory objects
 
 
 async def get_user(ctx: ToolContext, data: GetUserInput) -> User:
+    # Graph: a `#` in a guest UPN must be sent as %23 (quote does that; `@` stays).
     try:
         found = await client.get(
             ctx, f"/users/{quote(data.user, safe='@')}", {"$select": _USER_FIELDS}

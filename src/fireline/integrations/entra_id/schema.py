@@ -20,8 +20,9 @@ class GetUserInput(BaseModel):
 
     user: str = Field(
         title="User",
-        description="The user's object ID or user principal name (ada@contoso.com).",
-        pattern=r"^[^/\\?#\s]{1,256}$",
+        description="The user's object ID or user principal name (ada@contoso.com; guests "
+        "look like ada_gmail.com#EXT#@contoso.onmicrosoft.com).",
+        pattern=r"^[^/\\?\s]{1,256}$",
     )
 
 
