@@ -178,6 +178,10 @@ async def test_code_flow_with_pkce_learns_the_tenant_and_refreshes(
         "client_secret": CLIENT_SECRET,
         "refresh_token": tokens.refresh_token or "",
     }
+    no_scope = await _oauth.token_request(client, PROVIDER, refresh)
+    with pytest.raises(CredentialError, match="AADSTS900144"):
+        parse_tokens(no_scope.body)
+    refresh["scope"] = " ".join(PROVIDER.scopes)
     renewed = parse_tokens((await _oauth.token_request(client, PROVIDER, refresh)).body)
     assert renewed.refresh_token not in (None, tokens.refresh_token)
     assert await INTEGRATION.verify(_ctx(server, ca, renewed.access_token))

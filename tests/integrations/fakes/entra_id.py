@@ -14,7 +14,8 @@ and the Graph v1.0 calls Fireline makes on graph.microsoft.com.
   redirect URI (AADSTS50011) → 400 error page, never a redirect; denial → redirect with
   `error=access_denied`.
 - `POST /{tenant}/oauth2/v2.0/token` (form; client secret in the body or HTTP Basic):
-  `authorization_code` (checks `redirect_uri` and `code_verifier`) and `refresh_token`.
+  `authorization_code` (checks `redirect_uri` and `code_verifier`) and `refresh_token`
+  (which must carry `scope`, as documented; AADSTS900144 otherwise).
   Access tokens ~1 h; a refresh token with `offline_access` — each refresh returns a new one
   and the used one keeps working; an `id_token` (JWT with `tid`, unsigned-for-tests) with
   `openid`. Refusals: 400 `invalid_grant` with AADSTS54005 (code redeemed), AADSTS70008
@@ -225,15 +226,22 @@ class FakeMicrosoft:
                     code_verifier=form.get("code_verifier"),
                 )
             elif grant_type == "refresh_token":
+                # The v2.0 refresh request documents `scope` as required.
+                if not form.get("scope"):
+                    raise OAuthFault("invalid_request", "scope")
                 issued = self.oauth.refresh_tokens(refresh_token=form.get("refresh_token"))
             elif grant_type is None:
-                raise OAuthFault("invalid_request", "grant_type missing")
+                raise OAuthFault("invalid_request", "grant_type")
             else:
                 raise OAuthFault("unsupported_grant", grant_type)
         except OAuthFault as fault:
             status, error, code, text = _TOKEN_ERRORS[fault.kind]
             if fault.kind == "invalid_code" and "redeemed" in fault.description:
                 code, text = 54005, "OAuth2 Authorization code was already redeemed."
+            if fault.kind == "invalid_request":
+                text = (
+                    f"The request body must contain the following parameter: '{fault.description}'."
+                )
             if fault.kind == "pkce" and "no code_challenge" in fault.description:
                 code, text = 50148, "The code_verifier does not match the code_challenge."
             trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
