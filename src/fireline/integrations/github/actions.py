@@ -42,11 +42,10 @@ async def recent_commits(ctx: ToolContext, data: RecentCommitsInput) -> RecentCo
         params["sha"] = data.branch
     commits: list[Commit] = []
     url: str | None = client.repo_path(data.owner, data.repo) + "/commits"
-    first = True
+    query: dict[str, Any] | None = params
     while url is not None and len(commits) < data.limit:
-        # The `next` link already carries every query parameter.
-        response = await client.get(ctx, url, params if first else None)
-        first = False
+        response = await client.get(ctx, url, query)
+        query = None  # the `next` link already carries every query parameter
         commits.extend(_commit(item) for item in response.json())
         url = client.next_page(response)
     return RecentCommitsOutput(commits=commits[: data.limit])
