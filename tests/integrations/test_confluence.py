@@ -273,8 +273,9 @@ async def test_verify_healthy(atlassian: FakeAtlassian, server: FakeServer, ca: 
 async def test_verify_expired_or_unknown_token_is_a_credential_error(
     atlassian: FakeAtlassian, server: FakeServer, ca: trustme.CA
 ) -> None:
-    with pytest.raises(CredentialError):
+    with pytest.raises(CredentialError) as caught:
         await INTEGRATION.verify(_ctx(server, ca, "eyJ-not-issued"))
+    assert "eyJ-not-issued" not in str(caught.value)  # SEC-1
     token = atlassian.access_token()
     atlassian.oauth.advance(3601)
     try:

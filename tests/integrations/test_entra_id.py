@@ -219,8 +219,9 @@ async def test_verify_expired_token_is_a_credential_error(
     token = microsoft.access_token()
     microsoft.oauth.advance(3600)
     try:
-        with pytest.raises(CredentialError, match="InvalidAuthenticationToken"):
+        with pytest.raises(CredentialError, match="InvalidAuthenticationToken") as caught:
             await INTEGRATION.verify(_ctx(server, ca, token))
+        assert token not in str(caught.value)  # SEC-1
     finally:
         microsoft.oauth.advance(-3600)
 

@@ -199,8 +199,34 @@ async def test_verify_healthy(github: FakeGitHub, server: FakeServer, ca: trustm
 async def test_verify_bad_or_expired_token_is_a_credential_error(
     github: FakeGitHub, server: FakeServer, ca: trustme.CA
 ) -> None:
-    with pytest.raises(CredentialError, match="Bad credentials"):
+    with pytest.raises(CredentialError, match="Bad credentials") as caught:
         await INTEGRATION.verify(_ctx(server, ca, "ghu_revoked"))
+    assert "ghu_revoked" not in str(caught.value)  # SEC-1
+    expiring = github.user_token()
+    github.oauth.advance(28_801)
+    try:
+        with pytest.raises(CredentialError):
+            await INTEGRATION.verify(_ctx(server, ca, expiring))
+    finally:
+        github.oauth.advance(-28_801)
+
+
+async def test_rate_limit_403_is_transient_not_a_credential_error(
+    github: FakeGitHub, server: FakeServer, ca: trustme.CA
+) -> None:
+    github.rate_limited = True
+    try:
+        with pytest.raises(TransientError, match="rate limit"):
+            await INTEGRATION.verify(_ctx(server, ca, github.user_token()))
+        action = INTEGRATION.action("create_issue")
+        assert action is not None
+        with pytest.raises(TransientError):
+            await action.run(
+                _ctx(server, ca, github.user_token()),
+                CreateIssueInput(owner="acme", repo="api", title="x"),
+            )
+    finally:
+        github.rate_limited = False
 
 
 async def test_verify_unreachable_is_transient(ca: trustme.CA) -> None:

@@ -211,8 +211,9 @@ async def test_verify_healthy(slack: FakeSlack, server: FakeServer, ca: trustme.
 async def test_verify_invalid_token_is_a_credential_error(
     server: FakeServer, ca: trustme.CA
 ) -> None:
-    with pytest.raises(CredentialError, match="invalid_auth"):
+    with pytest.raises(CredentialError, match="invalid_auth") as caught:
         await INTEGRATION.verify(_ctx(server, ca, "xoxb-not-a-token"))
+    assert "xoxb-not-a-token" not in str(caught.value)  # SEC-1
 
 
 async def test_verify_revoked_and_expired_tokens_are_credential_errors(
@@ -272,6 +273,11 @@ async def test_post_message_errors(slack: FakeSlack, server: FakeServer, ca: tru
         await action.run(
             _ctx(server, ca, read_only), PostMessageInput(channel="C0INCIDENT", text="x")
         )
+
+
+def test_list_channels_only_offers_types_the_scopes_can_read() -> None:
+    with pytest.raises(ValidationError):
+        ListChannelsInput.model_validate({"types": ["im"]})
 
 
 def test_post_message_input_is_validated() -> None:

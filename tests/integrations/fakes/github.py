@@ -23,7 +23,8 @@ Fireline calls on api.github.com.
   `GET /repos/{o}/{r}/commits` (`sha`, `since`, `per_page`, `page`; `Link` rel=next/last),
   `POST /repos/{o}/{r}/issues` (201; 422 Validation Failed; 410 when issues are disabled).
   Repositories outside the user's installations answer 404, like private repos do.
-- `github.user_token()` issues a token directly; `github.oauth.advance(s)` moves time.
+- `github.user_token()` issues a token directly; `github.oauth.advance(s)` moves time;
+  `github.rate_limited = True` makes the API answer GitHub's 403 rate-limit error.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class FakeGitHub:
             refresh_revokes_access=True,
         )
         self._issue_ids = 1_000
+        self.rate_limited = False  # True: every API call answers GitHub's 403 rate-limit body
         self.app = Starlette(
             routes=[
                 Route("/login/oauth/authorize", self._authorize, methods=["GET"]),
@@ -189,6 +191,17 @@ class FakeGitHub:
 
     # -- api.github.com --------------------------------------------------------------------
     def _denied(self, request: Request) -> JSONResponse | None:
+        if self.rate_limited:
+            return JSONResponse(
+                {
+                    "message": "API rate limit exceeded for user ID 583231. If you reach out to "
+                    "GitHub Support for help, please include the request ID.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits",
+                    "status": "403",
+                },
+                status_code=403,
+                headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700003600"},
+            )
         if not request.headers.get("user-agent"):
             return JSONResponse(
                 {

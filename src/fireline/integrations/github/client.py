@@ -7,13 +7,14 @@ Pagination follows the `Link: <…>; rel="next"` header, only while it stays on 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from fireline.core.errors import PermanentError
+from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.integrations._oauth import bearer
 from fireline.integrations.base import ToolContext
 
@@ -34,17 +35,33 @@ def repo_path(owner: str, repo: str) -> str:
     return f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
 
 
+@asynccontextmanager
+async def _rate_limits_are_transient() -> AsyncIterator[None]:
+    # GitHub answers an exhausted (primary or secondary) rate limit with 403 and a body that
+    # says so; that is not a credential problem and must not mark the connection unhealthy.
+    try:
+        yield
+    except CredentialError as exc:
+        if "rate limit" in str(exc).lower():
+            raise TransientError(f"GitHub rate limit exceeded: {exc}") from exc
+        raise
+
+
 async def get(
     ctx: ToolContext, path_or_url: str, params: Mapping[str, Any] | None = None
 ) -> httpx.Response:
     url = path_or_url if path_or_url.startswith("https://") else API + path_or_url
-    return await ctx.http.request("GET", url, idempotent=True, headers=_headers(ctx), params=params)
+    async with _rate_limits_are_transient():
+        return await ctx.http.request(
+            "GET", url, idempotent=True, headers=_headers(ctx), params=params
+        )
 
 
 async def post(ctx: ToolContext, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    response = await ctx.http.request(
-        "POST", API + path, idempotent=False, headers=_headers(ctx), json=dict(body)
-    )
+    async with _rate_limits_are_transient():
+        response = await ctx.http.request(
+            "POST", API + path, idempotent=False, headers=_headers(ctx), json=dict(body)
+        )
     result: dict[str, Any] = response.json()
     return result
 

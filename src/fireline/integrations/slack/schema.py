@@ -43,7 +43,9 @@ class PostMessageOutput(BaseModel):
     ts: str
 
 
-ConversationType = Literal["public_channel", "private_channel", "mpim", "im"]
+# Only the types the requested scopes can read (channels:read, groups:read): asking for
+# mpim/im would fail with missing_scope and mark the connection unhealthy.
+ConversationType = Literal["public_channel", "private_channel"]
 
 
 class ListChannelsInput(BaseModel):
