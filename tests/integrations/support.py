@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import trustme
 import uvicorn
@@ -104,7 +106,7 @@ def ca_bundle(ca: trustme.CA) -> Path:
     return _BUNDLES[id(ca)]
 
 
-OPEN_CLIENTS: list[GuardedClient] = []
+OPEN_CLIENTS: list[GuardedClient | httpx.AsyncClient] = []
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
 
@@ -139,3 +141,31 @@ def tool_context(
         external_id=external_id,
         endpoints=dict(endpoints or {}),
     )
+
+
+def raw_client(routes: Mapping[tuple[str, int], int], ca: trustme.CA) -> httpx.AsyncClient:
+    """A plain client reaching the fakes by their real names: plays the user's browser in
+    OAuth flows (authorize redirects) or pokes a fake directly. Closed after each test."""
+    transport = httpx.AsyncHTTPTransport(
+        verify=ssl.create_default_context(cafile=str(ca_bundle(ca))))
+    transport._pool._network_backend = _RawBackend(routes)  # test-only routing
+    client = httpx.AsyncClient(transport=transport, trust_env=False, timeout=10)
+    OPEN_CLIENTS.append(client)
+    return client
+
+
+class _RawBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, routes: Mapping[tuple[str, int], int]) -> None:
+        self._routes = dict(routes)
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        target = self._routes.get((host, port))
+        if target is None:
+            raise httpcore.ConnectError(f"no route to {host}:{port} in this test")
+        return await self._inner.connect_tcp("127.0.0.1", target, timeout=timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

@@ -21,7 +21,7 @@ from fireline.integrations.confluence.oauth import (
 from fireline.integrations.confluence.schema import GetPageInput, SearchPagesInput
 from tests.integrations.fakes import _oauth
 from tests.integrations.fakes.confluence import FakeAtlassian, FakePage, FakeSite
-from tests.integrations.support import FakeServer, InterimHttp, serve, tool_context
+from tests.integrations.support import FakeServer, raw_client, serve, tool_context
 
 CLIENT_ID, CLIENT_SECRET = "atl-client-id", "atl-client-secret"
 REDIRECT = "https://fireline.example.com/connections/oauth/callback"
@@ -140,7 +140,7 @@ def test_provider_descriptor() -> None:
 async def test_three_legged_flow_selects_the_site_and_rotates_refresh_tokens(
     atlassian: FakeAtlassian, server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     callback = _oauth.callback_params(
         await _oauth.authorize(
             client, PROVIDER, client_id=CLIENT_ID, redirect_uri=REDIRECT, state="st"
@@ -206,7 +206,7 @@ async def test_three_legged_flow_selects_the_site_and_rotates_refresh_tokens(
 async def test_authorize_without_audience_is_an_error_page(
     server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     response = await client.get(
         PROVIDER.authorize_url,
         params={

@@ -16,7 +16,7 @@ from fireline.integrations.entra_id.oauth import PROVIDER, connect_details, pars
 from fireline.integrations.entra_id.schema import GetUserInput, ListGroupMembersInput
 from tests.integrations.fakes import _oauth
 from tests.integrations.fakes.entra_id import FakeMicrosoft, FakeUser
-from tests.integrations.support import FakeServer, InterimHttp, serve, tool_context
+from tests.integrations.support import FakeServer, raw_client, serve, tool_context
 
 CLIENT_ID, CLIENT_SECRET = "6731de76-14a6-49ae-97bc-6eba6914391e", "entra-client-secret"
 REDIRECT = "https://fireline.example.com/connections/oauth/callback"
@@ -141,7 +141,7 @@ def test_provider_descriptor() -> None:
 async def test_code_flow_with_pkce_learns_the_tenant_and_refreshes(
     microsoft: FakeMicrosoft, server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     verifier, challenge = _oauth.pkce_pair()
     callback = _oauth.callback_params(
         await _oauth.authorize(
@@ -199,7 +199,7 @@ async def test_code_flow_with_pkce_learns_the_tenant_and_refreshes(
 async def test_authorize_refuses_unknown_redirect_without_redirecting(
     server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     response = await _oauth.authorize(
         client, PROVIDER, client_id=CLIENT_ID, redirect_uri="https://evil.example/cb", state="s"
     )

@@ -14,7 +14,7 @@ from fireline.integrations.github.oauth import PROVIDER, connect_details, parse_
 from fireline.integrations.github.schema import CreateIssueInput, RecentCommitsInput
 from tests.integrations.fakes import _oauth
 from tests.integrations.fakes.github import FakeCommit, FakeGitHub, FakeRepo
-from tests.integrations.support import FakeServer, InterimHttp, serve, tool_context
+from tests.integrations.support import FakeServer, raw_client, serve, tool_context
 
 CLIENT_ID, CLIENT_SECRET = "Iv1.8a61f9b3a7aba766", "github-client-secret"
 REDIRECT = "https://fireline.example.com/connections/oauth/callback"
@@ -120,7 +120,7 @@ def test_provider_descriptor() -> None:
 async def test_web_flow_with_pkce_then_refresh_rotates_everything(
     github: FakeGitHub, server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     verifier, challenge = _oauth.pkce_pair()
     callback = _oauth.callback_params(
         await _oauth.authorize(
@@ -168,7 +168,7 @@ async def test_web_flow_with_pkce_then_refresh_rotates_everything(
 
 
 async def test_token_answer_is_json_only_when_asked(server: FakeServer, ca: trustme.CA) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     response = await client.post(PROVIDER.token_url, data={"client_id": CLIENT_ID, "code": "x"})
     assert response.headers["content-type"].startswith("application/x-www-form-urlencoded")
     assert "error=incorrect_client_credentials" in response.text
@@ -177,7 +177,7 @@ async def test_token_answer_is_json_only_when_asked(server: FakeServer, ca: trus
 async def test_authorize_redirect_mismatch_and_unknown_client(
     server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     mismatch = await _oauth.authorize(
         client, PROVIDER, client_id=CLIENT_ID, redirect_uri="https://evil.example/cb", state="s"
     )

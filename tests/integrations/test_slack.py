@@ -15,7 +15,7 @@ from fireline.integrations.slack.oauth import PROVIDER, connect_details, parse_t
 from fireline.integrations.slack.schema import ListChannelsInput, PostMessageInput
 from tests.integrations.fakes import _oauth
 from tests.integrations.fakes.slack import FakeChannel, FakeSlack
-from tests.integrations.support import FakeServer, InterimHttp, serve, tool_context
+from tests.integrations.support import FakeServer, raw_client, serve, tool_context
 
 CLIENT_ID, CLIENT_SECRET = "1234.5678", "slack-client-secret"
 REDIRECT = "https://fireline.example.com/connections/oauth/callback"
@@ -122,7 +122,7 @@ def test_provider_descriptor() -> None:
 async def test_install_flow_exchange_and_rotating_refresh(
     slack: FakeSlack, server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     answer = await _oauth.authorize(
         client, PROVIDER, client_id=CLIENT_ID, redirect_uri=REDIRECT, state="st-1"
     )
@@ -169,7 +169,7 @@ async def test_install_flow_exchange_and_rotating_refresh(
 async def test_token_request_with_wrong_secret_is_refused(
     server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     callback = _oauth.callback_params(
         await _oauth.authorize(
             client, PROVIDER, client_id=CLIENT_ID, redirect_uri=REDIRECT, state="s"
@@ -187,7 +187,7 @@ async def test_token_request_with_wrong_secret_is_refused(
 async def test_authorize_refuses_unregistered_redirect_and_reports_denial(
     slack: FakeSlack, server: FakeServer, ca: trustme.CA
 ) -> None:
-    client = InterimHttp(server.routes(443), ca).client
+    client = raw_client(server.routes(443), ca)
     bad = await _oauth.authorize(
         client, PROVIDER, client_id=CLIENT_ID, redirect_uri="https://evil.example/cb", state="s"
     )

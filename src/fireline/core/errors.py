@@ -23,6 +23,7 @@ Messages of every error here may reach a client: they never carry a secret.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class FirelineError(Exception):
@@ -103,7 +104,12 @@ class RateLimitedError(ApiError):
 
 
 class IntegrationError(FirelineError):
-    """A call to an external tool failed; the message is safe to show."""
+    """A call to an external tool failed; the message is safe to show.
+
+    When the tool answered, `response` is its (fully read) HTTP response, for integrations
+    that read the tool's own error text from it; whatever they quote they scrub first."""
+
+    response: Any = None
 
 
 class CredentialError(IntegrationError):

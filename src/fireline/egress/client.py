@@ -274,11 +274,15 @@ def _error_for(request: httpx.Request, response: httpx.Response) -> IntegrationE
     excerpt = _excerpt(response.content)
     if excerpt:
         message += f": {excerpt}"
+    error: IntegrationError
     if status in (401, 403):
-        return CredentialError(message)
-    if status == 429 or status >= 500:
-        return TransientError(message, retry_after=retry_after(response.headers))
-    return PermanentError(message)
+        error = CredentialError(message)
+    elif status == 429 or status >= 500:
+        error = TransientError(message, retry_after=retry_after(response.headers))
+    else:
+        error = PermanentError(message)
+    error.response = response
+    return error
 
 
 def _excerpt(body: bytes) -> str:
