@@ -37,6 +37,7 @@ from fireline.core.errors import (
     UnprocessableError,
 )
 from fireline.core.ids import new_id
+from fireline.core.redaction import register_secret
 from fireline.integrations.base import SECRET_PLACEHOLDER, Integration
 from fireline.vault.sealing import VaultError
 
@@ -110,6 +111,11 @@ def validate_config(integration: Integration, data: Mapping[str, Any]) -> BaseMo
 
 
 def validate_secrets(integration: Integration, values: Mapping[str, str]) -> BaseModel:
+    """Validates entered or stored secrets and registers them for redaction (SEC-5) before
+    they are sent anywhere: a tool that echoes a wrong key must not get it into a message."""
+    for value in values.values():
+        if isinstance(value, str):
+            register_secret(value)
     try:
         return integration.secrets.model_validate(dict(values))
     except ValidationError as exc:

@@ -81,7 +81,10 @@ def make_app(api_key: str, documents: dict[str, list[dict[str, Any]]]) -> Starle
         if request.headers.get("authorization") != f"ApiKey {api_key}":
             return JSONResponse(
                 {
-                    "error": {"type": "security_exception", "reason": "unable to authenticate"},
+                    # Echoes the credential, as some servers do: callers must scrub it (SEC-1).
+                    "error": {"type": "security_exception",
+                              "reason": "unable to authenticate with "
+                              + request.headers.get("authorization", "")},
                     "status": 401,
                 },
                 status_code=401,
