@@ -82,6 +82,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_connection_teams_team_id", "connection_teams", ["team_id"])
     op.create_table(
+        "oauth_client_states",
+        sa.Column("id", sa.String(20), primary_key=True),
+        sa.Column("state_hash", sa.String(64), nullable=False),
+        sa.Column("connection_id", sa.String(20), nullable=False),
+        sa.Column("user_id", sa.String(20), nullable=False),
+        sa.Column("code_verifier_blob", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["connection_id"], ["connections.id"], ondelete="CASCADE",
+                                name="fk_oauth_client_states_connection_id_connections"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE",
+                                name="fk_oauth_client_states_user_id_users"),
+        sa.UniqueConstraint("state_hash", name="uq_oauth_client_states_state_hash"),
+    )
+    op.create_index("ix_oauth_client_states_connection_id", "oauth_client_states",
+                    ["connection_id"])
+    op.create_table(
         "connection_health_checks",
         sa.Column("id", sa.String(20), primary_key=True),
         sa.Column("connection_id", sa.String(20), nullable=False),
@@ -99,6 +116,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("connection_health_checks")
+    op.drop_table("oauth_client_states")
     op.drop_table("connection_teams")
     op.drop_table("connections")
     op.drop_table("audit_events")

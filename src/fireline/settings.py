@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fireline.core.errors import SettingsError
+from fireline.core.redaction import register_secret
 
 DEFAULT_PORT = 8080
 
@@ -32,6 +33,8 @@ class Settings:
     provider_urls: Mapping[str, str] = field(default_factory=dict)
     # Fireline's own AWS account, shown in AWS set-up (the principal roles must trust).
     aws_account_id: str | None = None
+    # Fireline's OAuth app at each provider: FIRELINE_<PREFIX>_CLIENT_ID / _CLIENT_SECRET.
+    oauth_clients: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -55,6 +58,7 @@ class Settings:
                 env, "FIRELINE_EVENTS_RATE_LIMIT_PER_MINUTE", 120 * 60
             ),
             aws_account_id=_aws_account_id(env.get("FIRELINE_AWS_ACCOUNT_ID", "")),
+            oauth_clients=_oauth_clients(env),
             provider_urls={
                 key: value
                 for key, value in env.items()
@@ -138,3 +142,17 @@ def _aws_account_id(raw: str) -> str | None:
     if len(raw) != 12 or not raw.isdigit():
         raise SettingsError("FIRELINE_AWS_ACCOUNT_ID must be 12 digits")
     return raw
+
+
+def _oauth_clients(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    clients = {}
+    for key, client_id in env.items():
+        if not (key.startswith("FIRELINE_") and key.endswith("_CLIENT_ID")) or not client_id:
+            continue
+        prefix = key.removeprefix("FIRELINE_").removesuffix("_CLIENT_ID")
+        secret = env.get(f"FIRELINE_{prefix}_CLIENT_SECRET", "")
+        if not secret:
+            raise SettingsError(f"{key} is set but FIRELINE_{prefix}_CLIENT_SECRET is not")
+        register_secret(secret)  # SEC-5: a server secret is never logged either
+        clients[prefix] = (client_id.strip(), secret.strip())
+    return clients

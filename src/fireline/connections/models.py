@@ -90,6 +90,23 @@ class ConnectionTeam(Base):
     )
 
 
+class OAuthClientState(Base):
+    """A pending OAuth authorization (RFC 6749 §10.12: `state` binds the callback to the user
+    who started it). Single-use, short-lived; the PKCE verifier is sealed."""
+
+    __tablename__ = "oauth_client_states"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True, default=new_id)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    connection_id: Mapped[str] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_verifier_blob: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class HealthCheck(Base):
     __tablename__ = "connection_health_checks"
 

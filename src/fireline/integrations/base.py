@@ -150,7 +150,14 @@ class OAuthProvider:
     scope_param: str = "scope"
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
     # Turns the provider's token-endpoint JSON into tokens; raises CredentialError on refusal.
+    # Called whatever the HTTP status: some providers refuse with 200, others with 4xx.
     parse_tokens: Callable[[Mapping[str, Any]], OAuthTokens] | None = None
+    # Non-secret facts (workspace, site, tenant) read with fresh tokens after connecting.
+    connect_details: Callable[[ToolContext], Awaitable[Mapping[str, Any]]] | None = None
+    # Atlassian documents a JSON token request; the others take a form.
+    token_body: Literal["form", "json"] = "form"
+    # Microsoft's v2.0 endpoint requires `scope` on refresh requests too.
+    refresh_sends_scope: bool = False
 
 
 @dataclass(frozen=True)

@@ -84,4 +84,6 @@ PROVIDER = OAuthProvider(
     pkce=False,
     extra_authorize_params={"audience": "api.atlassian.com", "prompt": "consent"},
     parse_tokens=parse_tokens,
+    connect_details=connect_details,
+    token_body="json",
 )

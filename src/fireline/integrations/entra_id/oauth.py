@@ -63,4 +63,6 @@ PROVIDER = OAuthProvider(
     scopes=SCOPES,
     pkce=True,
     parse_tokens=parse_tokens,
+    connect_details=connect_details,
+    refresh_sends_scope=True,
 )

@@ -49,4 +49,5 @@ PROVIDER = OAuthProvider(
     scopes=(),
     pkce=True,
     parse_tokens=parse_tokens,
+    connect_details=connect_details,
 )

@@ -63,4 +63,5 @@ PROVIDER = OAuthProvider(
     pkce=False,
     scope_separator=",",
     parse_tokens=parse_tokens,
+    connect_details=connect_details,
 )
