@@ -1,0 +1,168 @@
+"""AWS calls through boto3, always with temporary credentials of the connection's role.
+
+The server's own credentials (the standard boto chain: environment, instance profile, ...)
+are used for one thing only: `sts:AssumeRole` on the connection's role, with its
+server-generated external ID, a traceable session name and a 15-minute lifetime (AWS-2).
+Every other call is signed with the role's temporary credentials. boto3 is blocking, so
+calls run in a worker thread; each call builds its own session (sessions are not
+thread-safe, clients are). botocore's own retries are off: the workflow engine retries
+`TransientError`s with its back-off (WF-8), and a non-idempotent call must not be resent
+behind its back (WF-6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ParamValidationError,
+)
+
+from fireline.core.errors import (
+    CredentialError,
+    IntegrationError,
+    PermanentError,
+    TransientError,
+)
+from fireline.integrations.aws.schema import AwsConfig
+from fireline.integrations.base import ToolContext
+
+ENDPOINT_SETTING = "FIRELINE_AWS_ENDPOINT_URL"
+SESSION_SECONDS = 900  # the shortest AssumeRole allows
+
+_CREDENTIAL_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "IncompleteSignature",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServiceException",
+        "InternalFailure",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RoleSession:
+    """A boto3 session holding the role's temporary credentials."""
+
+    session: Any
+    region: str
+    endpoint_url: str | None
+
+    def client(self, service: str, *, read_timeout: int = 30) -> Any:
+        return self.session.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            config=_config(read_timeout),
+        )
+
+
+def _config(read_timeout: int) -> Config:
+    return Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=read_timeout,
+        user_agent_extra="fireline",
+    )
+
+
+def session_name(connection_id: str) -> str:
+    # RoleSessionName: [\w+=,.@-]{2,64}; it appears in the customer's CloudTrail.
+    return ("fireline-" + re.sub(r"[^\w+=,.@-]", "-", connection_id))[:64]
+
+
+def translate(exc: ClientError | BotoCoreError, doing: str) -> IntegrationError:
+    """A boto error as a Fireline error whose message is safe to show."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = f"{doing}: {code}: {error.get('Message', '')}".rstrip(": ")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _CREDENTIAL_CODES:
+            return CredentialError(message)
+        if code in _TRANSIENT_CODES or status >= 500 or status == 429:
+            return TransientError(message)
+        return PermanentError(message)
+    if isinstance(exc, NoCredentialsError):
+        return PermanentError(f"{doing}: the Fireline server has no AWS credentials configured")
+    if isinstance(exc, ParamValidationError):
+        return PermanentError(f"{doing}: {exc}")
+    # Connection failures and timeouts.
+    return TransientError(f"{doing}: {type(exc).__name__}: {exc}")
+
+
+def call(doing: str, operation: Callable[[], T]) -> T:
+    try:
+        return operation()
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, doing) from exc
+
+
+def assume_role(ctx: ToolContext) -> RoleSession:
+    """AWS-2: AssumeRole with the connection's external ID; blocking."""
+    config: AwsConfig = ctx.config
+    if not ctx.external_id:
+        raise PermanentError("this AWS connection has no external ID")
+    endpoint_url = ctx.endpoints.get(ENDPOINT_SETTING) or None
+    server = boto3.session.Session()
+    sts = server.client(
+        "sts",
+        region_name=config.default_region,
+        endpoint_url=endpoint_url,
+        config=_config(30),
+    )
+    answer = call(
+        "AssumeRole",
+        lambda: sts.assume_role(
+            RoleArn=config.role_arn,
+            RoleSessionName=session_name(ctx.connection_id),
+            ExternalId=ctx.external_id,
+            DurationSeconds=SESSION_SECONDS,
+        ),
+    )
+    credentials = answer["Credentials"]
+    role = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return RoleSession(session=role, region=config.default_region, endpoint_url=endpoint_url)
+
+
+async def run(ctx: ToolContext, work: Callable[[RoleSession], T]) -> T:
+    """Assumes the role and runs `work` with it, off the event loop."""
+
+    def blocking() -> T:
+        return work(assume_role(ctx))
+
+    return await asyncio.to_thread(blocking)
