@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from pydantic import ValidationError
 
-from fireline.core.errors import CredentialError, PermanentError, TransientError
+from fireline.core.errors import CredentialError, EgressDenied, PermanentError, TransientError
 from fireline.integrations.aws import INTEGRATION
-from fireline.integrations.aws.client import ENDPOINT_SETTING
+from fireline.integrations.aws.client import ENDPOINT_SETTING, make_client
 from fireline.integrations.aws.schema import (
     InvokeLambdaInput,
     InvokeLambdaOutput,
@@ -385,3 +386,19 @@ def test_fake_trust_evaluation_is_strict() -> None:
     assert not fake.trust_allows(policy, fake.FIRELINE_ACCOUNT, None)
     assert not fake.trust_allows(policy, fake.FIRELINE_ACCOUNT, "abd")
     assert not fake.trust_allows(policy, "999999999999", "abc")
+
+
+def test_net6_clients_use_the_regions_endpoint_and_refuse_any_other_host() -> None:
+    session = boto3.session.Session()
+    logs = make_client(session, "logs", "eu-west-1", None)
+    assert logs.meta.endpoint_url == "https://logs.eu-west-1.amazonaws.com"
+    assert make_client(session, "sts", "cn-north-1", None).meta.endpoint_url == (
+        "https://sts.cn-north-1.amazonaws.com.cn"
+    )
+
+    def divert(request: Any, **_: Any) -> None:
+        request.url = request.url.replace("logs.eu-west-1.amazonaws.com", "evil.example.com")
+
+    logs.meta.events.register("before-sign", divert)
+    with pytest.raises(EgressDenied, match=r"evil\.example\.com"):
+        logs.describe_log_groups()

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -29,10 +30,12 @@ from botocore.exceptions import (
 
 from fireline.core.errors import (
     CredentialError,
+    EgressDenied,
     IntegrationError,
     PermanentError,
     TransientError,
 )
+from fireline.integrations.aws.regions import dns_suffix
 from fireline.integrations.aws.schema import AwsConfig
 from fireline.integrations.base import ToolContext
 
@@ -76,15 +79,33 @@ class RoleSession:
 
     session: Any
     region: str
-    endpoint_url: str | None
+    endpoint_override: str | None
 
     def client(self, service: str, *, read_timeout: int = 30) -> Any:
-        return self.session.client(
-            service,
-            region_name=self.region,
-            endpoint_url=self.endpoint_url,
-            config=_config(read_timeout),
-        )
+        return make_client(self.session, service, self.region, self.endpoint_override, read_timeout)
+
+
+def make_client(
+    session: Any, service: str, region: str, override: str | None, read_timeout: int = 30
+) -> Any:
+    """A client bound to one explicit endpoint, refusing to send anywhere else (NET-6).
+
+    boto3 has its own HTTP stack, outside the egress client, so the pin is enforced here:
+    the regional endpoint of the connection's region (or the test override), checked on
+    every request before it is sent.
+    """
+    endpoint = override or f"https://{service}.{region}.{dns_suffix(region)}"
+    client = session.client(
+        service, region_name=region, endpoint_url=endpoint, config=_config(read_timeout)
+    )
+    allowed = urlsplit(endpoint).hostname
+
+    def pinned(request: Any, **_: Any) -> None:
+        if urlsplit(request.url).hostname != allowed:
+            raise EgressDenied(f"{service}: refusing to send to {urlsplit(request.url).hostname}")
+
+    client.meta.events.register_first("before-send", pinned)
+    return client
 
 
 def _config(read_timeout: int) -> Config:
@@ -133,14 +154,8 @@ def assume_role(ctx: ToolContext) -> RoleSession:
     config: AwsConfig = ctx.config
     if not ctx.external_id:
         raise PermanentError("this AWS connection has no external ID")
-    endpoint_url = ctx.endpoints.get(ENDPOINT_SETTING) or None
-    server = boto3.session.Session()
-    sts = server.client(
-        "sts",
-        region_name=config.default_region,
-        endpoint_url=endpoint_url,
-        config=_config(30),
-    )
+    override = ctx.endpoints.get(ENDPOINT_SETTING) or None
+    sts = make_client(boto3.session.Session(), "sts", config.default_region, override)
     answer = call(
         "AssumeRole",
         lambda: sts.assume_role(
@@ -156,7 +171,7 @@ def assume_role(ctx: ToolContext) -> RoleSession:
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
-    return RoleSession(session=role, region=config.default_region, endpoint_url=endpoint_url)
+    return RoleSession(session=role, region=config.default_region, endpoint_override=override)
 
 
 async def run(ctx: ToolContext, work: Callable[[RoleSession], T]) -> T:
