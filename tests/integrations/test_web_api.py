@@ -326,6 +326,7 @@ def test_health_check_method_is_head_or_get() -> None:
     [
         ("Authorization Bearer abc", "Name: value"),
         ("Bad Name: secret-value-1", "not a valid header name"),
+        ("Authorization Bearer secret-value-1:x", "not a valid header name"),
         ("Host: secret-value-1", "cannot be set"),
         ("Content-Length: 5", "cannot be set"),
         ("Transfer-Encoding: chunked", "cannot be set"),

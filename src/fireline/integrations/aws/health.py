@@ -10,7 +10,7 @@ from typing import Any
 
 from fireline.core.errors import CredentialError
 from fireline.integrations.aws import client
-from fireline.integrations.aws.schema import ROLE_ARN, AwsConfig
+from fireline.integrations.aws.schema import AwsConfig
 from fireline.integrations.base import ToolContext
 
 
@@ -23,13 +23,11 @@ async def verify(ctx: ToolContext) -> str:
         return answer
 
     found = await client.run(ctx, identity)
-    role = ROLE_ARN.match(config.role_arn)
-    assert role is not None  # validated by AwsConfig
-    if found.get("Account") != config.account_id or f"assumed-role/{role['name']}/" not in str(
-        found.get("Arn", "")
-    ):
+    arn = str(found.get("Arn", ""))
+    # An assumed role's ARN: arn:aws:sts::<account>:assumed-role/<role name>/<session name>
+    if found.get("Account") != config.account_id or f":assumed-role/{config.role_name}/" not in arn:
         raise CredentialError(
-            f"the assumed identity {found.get('Arn')} is not role {role['name']} "
+            f"the assumed identity {arn} is not role {config.role_name} "
             f"in account {config.account_id}"
         )
-    return f"Assumed role {role['name']} in account {config.account_id}"
+    return f"Assumed role {config.role_name} in account {config.account_id}"

@@ -47,11 +47,19 @@ class AwsConfig(ConnectionConfig):
             )
         return self
 
+    def _arn(self, part: str) -> str:
+        match = ROLE_ARN.match(self.role_arn)
+        if match is None:  # unreachable: validated on construction
+            raise ValueError("invalid role ARN")
+        return match[part]
+
     @property
     def account_id(self) -> str:
-        match = ROLE_ARN.match(self.role_arn)
-        assert match is not None  # validated above
-        return match["account"]
+        return self._arn("account")
+
+    @property
+    def role_name(self) -> str:
+        return self._arn("name")
 
 
 class _Input(BaseModel):

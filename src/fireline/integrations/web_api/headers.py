@@ -41,7 +41,11 @@ RESERVED = frozenset(
 def check_header(name: str, value: str, where: str) -> tuple[str, str]:
     name, value = name.strip(), value.strip()
     if not _TOKEN.match(name):
-        raise ValueError(f"{where}: {name!r} is not a valid header name")
+        # Not quoted back: a mistyped line ("Authorization Bearer x:y") holds the secret.
+        raise ValueError(
+            f"{where}: the header name is not a valid header name (RFC 9110 token: letters, "
+            "digits and !#$%&'*+-.^_`|~, no spaces)"
+        )
     if name.lower() in RESERVED:
         raise ValueError(f"{where}: the {name} header cannot be set")
     # The value itself is never quoted back: it may be a secret.
