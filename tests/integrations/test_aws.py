@@ -46,7 +46,16 @@ def handler(event, context):
 @pytest.fixture(autouse=True)
 def _server_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     # The server's own credentials come from the standard boto chain; here, the environment.
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFIRELINESERVER01")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "server-secret-access-key")
@@ -143,6 +152,22 @@ async def test_aws2_trust_policy_for_another_account_is_unhealthy(aws: fake.Aws)
         await INTEGRATION.verify(
             _ctx(aws, role=f"arn:aws:iam::{CUSTOMER}:role/Trusts-Someone-Else")
         )
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        "arn:aws:sts::444455556666:assumed-role/Fireline-IncidentWorkflows-Role/fireline-x",
+        f"arn:aws:sts::{CUSTOMER}:assumed-role/Some-Other-Role/fireline-x",
+    ],
+)
+async def test_aws2_caller_identity_must_be_the_role(aws: fake.Aws, identity: str) -> None:
+    aws.identity_override = identity
+    try:
+        with pytest.raises(CredentialError, match="is not role Fireline-IncidentWorkflows-Role"):
+            await INTEGRATION.verify(_ctx(aws))
+    finally:
+        aws.identity_override = None
 
 
 async def test_aws1_a_connection_without_external_id_never_calls_aws(aws: fake.Aws) -> None:

@@ -69,10 +69,14 @@ class Aws:
     issued: dict[str, str] = field(default_factory=dict)  # access key id -> role account
     handlers: dict[tuple[str, str], Callable[[Any, Any], Any]] = field(default_factory=dict)
     assume_calls: list[dict[str, str]] = field(default_factory=list)
+    # When set, GetCallerIdentity answers this ARN: a role whose credentials turn out to be
+    # someone else's, which the health check must refuse.
+    identity_override: str | None = None
 
     def account(self, account_id: str, region: str = "us-east-1") -> Any:
         """A boto3 session acting as an administrator of `account_id`, straight at moto."""
-        sts = boto3.client(
+        # A session of its own: the default session is not thread-safe.
+        sts = boto3.session.Session().client(
             "sts",
             endpoint_url=self.moto_url,
             region_name=region,
@@ -138,6 +142,17 @@ def _sts_error(code: str, message: str, status: int = 403) -> Response:
         "</ErrorResponse>"
     )
     return Response(body, status_code=status, media_type="text/xml")
+
+
+def _identity(arn: str) -> Response:
+    body = (
+        f'<GetCallerIdentityResponse xmlns="{_STS_NS}"><GetCallerIdentityResult>'
+        f"<Arn>{arn}</Arn><UserId>AROAEXAMPLE:fireline</UserId>"
+        f"<Account>{arn.split(':')[4]}</Account></GetCallerIdentityResult>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>"
+    )
+    return Response(body, media_type="text/xml")
 
 
 def _listed(value: Any) -> list[Any]:
@@ -268,6 +283,8 @@ def _front(aws: Aws) -> Starlette:
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             if form.get("Action") == "AssumeRole":
                 return await assume_role(request, body, form)
+            if form.get("Action") == "GetCallerIdentity" and aws.identity_override:
+                return _identity(aws.identity_override)
         account, service = caller(request)
         if service in ("logs", "lambda"):
             if account is None:
