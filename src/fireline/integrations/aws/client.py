@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -108,6 +109,18 @@ def make_client(
     return client
 
 
+# Service models are read from disk once and shared: a fresh boto3 session reloads them
+# (~80 ms of CPU per client); with the loader shared it is ~9 ms. Each call still gets its own
+# session, so credentials are resolved per call and nothing mutable is shared across threads.
+_LOADER = botocore.session.get_session().get_component("data_loader")
+
+
+def new_session(**credentials: str) -> Any:
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core, **credentials)
+
+
 def _config(read_timeout: int) -> Config:
     return Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
@@ -155,7 +168,7 @@ def assume_role(ctx: ToolContext) -> RoleSession:
     if not ctx.external_id:
         raise PermanentError("this AWS connection has no external ID")
     override = ctx.endpoints.get(ENDPOINT_SETTING) or None
-    sts = make_client(boto3.session.Session(), "sts", config.default_region, override)
+    sts = make_client(new_session(), "sts", config.default_region, override)
     answer = call(
         "AssumeRole",
         lambda: sts.assume_role(
@@ -166,7 +179,7 @@ def assume_role(ctx: ToolContext) -> RoleSession:
         ),
     )
     credentials = answer["Credentials"]
-    role = boto3.session.Session(
+    role = new_session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
