@@ -185,6 +185,7 @@ def test_function_urls_accepted(url: str) -> None:
         ("https://pd-remediation.azurewebsites.net:8443/api/restart", "port"),
         ("https://evil.example.com/api/restart", "azurewebsites.net"),
         ("https://azurewebsites.net.evil.com/api/restart", "azurewebsites.net"),
+        ("https://pd-remediation.scm.azurewebsites.net/api/restart", "azurewebsites.net"),
         ("https://pd-remediation.azurewebsites.net/restart", "/api/"),
         ("https://pd-remediation.azurewebsites.net/api/", "/api/"),
     ],

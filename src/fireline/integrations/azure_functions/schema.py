@@ -45,7 +45,8 @@ class AzureFunctionsConfig(ConnectionConfig):
         if parts.port not in (None, 443):
             raise ValueError("must not contain a port")
         host = (parts.hostname or "").lower()
-        if not _HOST.match(host):
+        # `<app>.scm.azurewebsites.net` is the app's Kudu deployment site, not its functions.
+        if not _HOST.match(host) or ".scm." in host:
             raise ValueError(
                 "must be a function app URL like "
                 "https://<APP_NAME>.azurewebsites.net/api/<FUNCTION_NAME>"
