@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trustme
+from pydantic import ValidationError
+
+from fireline.core.errors import CredentialError, TransientError
+from fireline.integrations.base import ToolContext
+from fireline.integrations.grafana import INTEGRATION
+from fireline.integrations.grafana.schema import ListFiringAlertsInput, ListFiringAlertsOutput
+from tests.integrations.fakes import grafana as fake
+from tests.integrations.support import FakeServer, serve, tool_context
+
+TOKEN = "glsa_pretendServiceAccountToken0123456789_abcdef01"
+
+
+def _alert(
+    name: str, severity: str, service: str, *, silenced: bool = False, receiver: str = "oncall"
+) -> dict[str, Any]:
+    return {
+        "labels": {"alertname": name, "severity": severity, "service": service},
+        "annotations": {"summary": f"{name} on {service}"},
+        "startsAt": "2026-11-23T10:00:00Z",
+        "updatedAt": "2026-11-23T10:05:00Z",
+        "endsAt": "2026-11-23T10:09:00Z",
+        "fingerprint": f"{name}-{service}",
+        "generatorURL": f"https://grafana.example.com/alerting/grafana/{name}/view",
+        "receivers": [{"name": receiver}],
+        "status": {
+            "state": "suppressed" if silenced else "active",
+            "silencedBy": ["silence-1"] if silenced else [],
+            "inhibitedBy": [],
+        },
+    }
+
+
+ALERTS = [
+    _alert("HighErrorRate", "critical", "checkout"),
+    _alert("HighLatency", "warning", "checkout"),
+    _alert("DiskFull", "critical", "ledger", silenced=True),
+    _alert("QueueBacklog", "critical", "api", receiver="platform"),
+]
+
+
+@pytest.fixture(scope="module")
+def grafana(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServer]:
+    state = fake.GrafanaState(TOKEN, "Main Org.", ALERTS)
+    hosts = ("grafana.example.com", "mystack.grafana.net")
+    with serve(fake.make_app(state), ca, tmp_path_factory.mktemp("gf"), *hosts) as server:
+        yield server
+
+
+def _ctx(
+    grafana: FakeServer,
+    ca: trustme.CA,
+    *,
+    url: str = "https://grafana.example.com",
+    token: str = TOKEN,
+) -> ToolContext:
+    return tool_context(
+        INTEGRATION,
+        config={"url": url},
+        secrets={"service_account_token": token},
+        routes={**grafana.routes(443), **grafana.routes(3000)},
+        ca=ca,
+    )
+
+
+@pytest.mark.parametrize("url", ["https://grafana.example.com", "https://mystack.grafana.net/"])
+async def test_verify_healthy(grafana: FakeServer, ca: trustme.CA, url: str) -> None:
+    assert await INTEGRATION.verify(_ctx(grafana, ca, url=url)) == (
+        "Connected to Grafana organization Main Org."
+    )
+
+
+async def test_verify_wrong_token_is_a_credential_error(
+    grafana: FakeServer, ca: trustme.CA
+) -> None:
+    with pytest.raises(CredentialError):
+        await INTEGRATION.verify(_ctx(grafana, ca, token="glsa_wrong"))
+
+
+async def test_verify_unreachable_is_transient(grafana: FakeServer, ca: trustme.CA) -> None:
+    with pytest.raises(TransientError):
+        await INTEGRATION.verify(_ctx(grafana, ca, url="https://grafana.example.com:8443"))
+
+
+@pytest.mark.parametrize(
+    ("data", "fingerprints"),
+    [
+        (
+            {},
+            {"HighErrorRate-checkout", "HighLatency-checkout", "QueueBacklog-api"},
+        ),
+        ({"filter": ['severity="critical"']}, {"HighErrorRate-checkout", "QueueBacklog-api"}),
+        (
+            {"filter": ['severity="critical"', 'service=~"check.*"']},
+            {"HighErrorRate-checkout"},
+        ),
+        (
+            {"filter": ['severity="critical"'], "include_silenced": True},
+            {"HighErrorRate-checkout", "DiskFull-ledger", "QueueBacklog-api"},
+        ),
+        ({"receiver": "platform"}, {"QueueBacklog-api"}),
+    ],
+)
+async def test_list_firing_alerts(
+    grafana: FakeServer, ca: trustme.CA, data: dict[str, Any], fingerprints: set[str]
+) -> None:
+    action = INTEGRATION.action("list_firing_alerts")
+    assert action is not None and action.idempotent
+    output = await action.run(_ctx(grafana, ca), ListFiringAlertsInput(**data))
+    assert isinstance(output, ListFiringAlertsOutput)
+    assert {alert.fingerprint for alert in output.alerts} == fingerprints
+    assert output.count == len(fingerprints)
+    first = next(a for a in output.alerts if a.fingerprint == sorted(fingerprints)[0])
+    assert first.labels["alertname"] and first.annotations["summary"]
+    assert first.starts_at is not None and first.receivers
+
+
+def test_list_firing_alerts_input_is_validated() -> None:
+    with pytest.raises(ValidationError, match="label matcher"):
+        ListFiringAlertsInput(filter=["severity critical"])
+    with pytest.raises(ValidationError):
+        ListFiringAlertsInput(unknown=True)  # type: ignore[call-arg]
+    assert ListFiringAlertsInput(filter=[' team!="db" ']).filter == ['team!="db"']
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port"),
+    [
+        ("https://grafana.example.com", "grafana.example.com", 443),
+        ("https://Grafana.Example.com:3000/grafana", "grafana.example.com", 3000),
+        ("https://mystack.grafana.net", "mystack.grafana.net", 443),
+    ],
+)
+def test_net6_destination_is_the_instance_host(url: str, host: str, port: int) -> None:
+    destination = INTEGRATION.destination(INTEGRATION.config.model_validate({"url": url}))
+    assert destination.hosts == (host,) and destination.ports == (port,)
+    assert INTEGRATION.credential_fields == ("url",)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://grafana.example.com", "https"),
+        ("https://user:pw@grafana.example.com", "user name"),
+        ("https://grafana.example.com/?x=1", "query"),
+        ("grafana.example.com", "https"),
+    ],
+)
+def test_config_validation_errors_are_clear(url: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        INTEGRATION.config.model_validate({"url": url})
