@@ -18,6 +18,7 @@ from fireline.integrations.datadog.schema import (
     SearchLogsOutput,
 )
 from tests.integrations.fakes import datadog as fake
+from tests.integrations.recording import assert_no_secret_in_urls, recording
 from tests.integrations.support import FakeServer, serve, tool_context
 
 API_KEY = "0123456789abcdef0123456789abcdef"
@@ -221,3 +222,21 @@ def test_config_defaults_to_us1_and_rejects_unknown_sites() -> None:
         INTEGRATION.config.model_validate({"site": "evil.example.com"})
     with pytest.raises(ValidationError):
         INTEGRATION.config.model_validate({"url": "https://api.datadoghq.com"})
+
+
+async def test_sec7_no_secret_in_any_url(dd: FakeServer, ca: trustme.CA) -> None:
+    ctx, recorder = recording(_ctx(dd, ca))
+    await INTEGRATION.verify(ctx)
+    for name, data in (
+        ("search_logs", SearchLogsInput(from_time="now-1h")),
+        (
+            "query_metrics",
+            QueryMetricsInput(
+                query="avg:system.cpu.user{*}", from_time=NOW - timedelta(hours=1), to_time=NOW
+            ),
+        ),
+    ):
+        action = INTEGRATION.action(name)
+        assert action is not None
+        await action.run(ctx, data)
+    assert_no_secret_in_urls(recorder, API_KEY, APP_KEY)

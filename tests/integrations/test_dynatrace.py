@@ -13,6 +13,7 @@ from fireline.integrations.base import ToolContext
 from fireline.integrations.dynatrace import INTEGRATION
 from fireline.integrations.dynatrace.schema import SearchLogsInput, SearchLogsOutput
 from tests.integrations.fakes import dynatrace as fake
+from tests.integrations.recording import assert_no_secret_in_urls, recording
 from tests.integrations.support import FakeServer, serve, tool_context
 
 CLIENT_ID = "dt0s02.SAMPLECLIENTID"
@@ -251,3 +252,12 @@ def test_account_uuid_is_normalized() -> None:
             {"environment_type": "saas", "environment_url": SAAS_URL, "oauth2_account_uuid": value}
         )
         assert config.oauth2_account_uuid == ACCOUNT
+
+
+async def test_sec7_no_secret_in_any_url(dt: FakeServer, ca: trustme.CA) -> None:
+    ctx, recorder = recording(_ctx(dt, ca, account=ACCOUNT))
+    await INTEGRATION.verify(ctx)
+    action = INTEGRATION.action("search_logs")
+    assert action is not None
+    await action.run(ctx, SearchLogsInput(query="fetch logs"))
+    assert_no_secret_in_urls(recorder, CLIENT_ID, CLIENT_SECRET)

@@ -12,6 +12,7 @@ from fireline.integrations.base import ToolContext
 from fireline.integrations.grafana import INTEGRATION
 from fireline.integrations.grafana.schema import ListFiringAlertsInput, ListFiringAlertsOutput
 from tests.integrations.fakes import grafana as fake
+from tests.integrations.recording import assert_no_secret_in_urls, recording
 from tests.integrations.support import FakeServer, serve, tool_context
 
 TOKEN = "glsa_pretendServiceAccountToken0123456789_abcdef01"
@@ -155,3 +156,12 @@ def test_net6_destination_is_the_instance_host(url: str, host: str, port: int) -
 def test_config_validation_errors_are_clear(url: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         INTEGRATION.config.model_validate({"url": url})
+
+
+async def test_sec7_no_secret_in_any_url(grafana: FakeServer, ca: trustme.CA) -> None:
+    ctx, recorder = recording(_ctx(grafana, ca))
+    await INTEGRATION.verify(ctx)
+    action = INTEGRATION.action("list_firing_alerts")
+    assert action is not None
+    await action.run(ctx, ListFiringAlertsInput(filter=['severity="critical"']))
+    assert_no_secret_in_urls(recorder, TOKEN)

@@ -13,6 +13,7 @@ from fireline.integrations.base import ToolContext
 from fireline.integrations.logzio import INTEGRATION
 from fireline.integrations.logzio.schema import SearchLogsInput, SearchLogsOutput
 from tests.integrations.fakes import logzio as fake
+from tests.integrations.recording import assert_no_secret_in_urls, recording
 from tests.integrations.support import FakeServer, serve, tool_context
 
 TOKEN = "8f3c1d2e-1111-2222-3333-444455556666"
@@ -158,3 +159,12 @@ def test_config_rejects_unknown_regions_and_urls() -> None:
         INTEGRATION.config.model_validate({"region": "api.evil.example"})
     with pytest.raises(ValidationError):
         INTEGRATION.config.model_validate({"region": "us", "url": "https://evil.example"})
+
+
+async def test_sec7_no_secret_in_any_url(logz: FakeServer, ca: trustme.CA) -> None:
+    ctx, recorder = recording(_ctx(logz, ca))
+    await INTEGRATION.verify(ctx)
+    action = INTEGRATION.action("search_logs")
+    assert action is not None
+    await action.run(ctx, SearchLogsInput(query="level:ERROR"))
+    assert_no_secret_in_urls(recorder, TOKEN)

@@ -11,6 +11,7 @@ from fireline.integrations.base import ToolContext
 from fireline.integrations.new_relic import INTEGRATION
 from fireline.integrations.new_relic.schema import RunNrqlInput, RunNrqlOutput
 from tests.integrations.fakes import new_relic as fake
+from tests.integrations.recording import assert_no_secret_in_urls, recording
 from tests.integrations.support import FakeServer, serve, tool_context
 
 API_KEY = "NRAK-ABCDEFGHIJKLMNOPQRSTUVWXYZ1"
@@ -152,3 +153,12 @@ def test_net6_region_is_pinned_to_its_host(region: str, host: str) -> None:
 def test_config_validation_errors_are_clear(config: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         INTEGRATION.config.model_validate(config)
+
+
+async def test_sec7_no_secret_in_any_url(nr: FakeServer, ca: trustme.CA) -> None:
+    ctx, recorder = recording(_ctx(nr, ca))
+    await INTEGRATION.verify(ctx)
+    action = INTEGRATION.action("run_nrql")
+    assert action is not None
+    await action.run(ctx, RunNrqlInput(query="SELECT count(*) FROM Transaction"))
+    assert_no_secret_in_urls(recorder, API_KEY)

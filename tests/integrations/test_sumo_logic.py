@@ -15,6 +15,7 @@ from fireline.integrations.base import ToolContext
 from fireline.integrations.sumo_logic import INTEGRATION
 from fireline.integrations.sumo_logic.schema import SearchLogsInput, SearchLogsOutput
 from tests.integrations.fakes import sumo_logic as fake
+from tests.integrations.recording import assert_no_secret_in_urls, recording
 from tests.integrations.support import FakeServer, serve, tool_context
 
 ACCESS_ID = "suABCDEFGHIJKL"
@@ -217,3 +218,13 @@ async def test_search_job_cookies_are_carried_without_a_client_cookie_jar(
     output = await action.run(ctx, SearchLogsInput(query="db timeout", **window))
     assert [m["_raw"] for m in output.messages] == ["ERROR db timeout"]
     assert len(state.deleted) == 1
+
+
+async def test_sec7_no_secret_in_any_url(sumo: FakeServer, ca: trustme.CA) -> None:
+    ctx, recorder = recording(_ctx(sumo, ca))
+    await INTEGRATION.verify(ctx)
+    action = INTEGRATION.action("search_logs")
+    assert action is not None
+    window = {"from_time": BASE - timedelta(minutes=5), "to_time": BASE + timedelta(minutes=10)}
+    await action.run(ctx, SearchLogsInput(query="error", **window))
+    assert_no_secret_in_urls(recorder, ACCESS_ID, ACCESS_KEY, f"{ACCESS_ID}:{ACCESS_KEY}")
