@@ -1,16 +1,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import trustme
 from pydantic import ValidationError
 
-from fireline.core.errors import CredentialError, TransientError
+from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.integrations.base import ToolContext
 from fireline.integrations.grafana import INTEGRATION
-from fireline.integrations.grafana.schema import ListFiringAlertsInput, ListFiringAlertsOutput
+from fireline.integrations.grafana.schema import (
+    ListFiringAlertsInput,
+    ListFiringAlertsOutput,
+    QueryLokiInput,
+    QueryLokiOutput,
+)
 from tests.integrations.fakes import grafana as fake
 from tests.integrations.recording import assert_no_secret_in_urls, recording
 from tests.integrations.support import FakeServer, serve, tool_context
@@ -46,9 +52,23 @@ ALERTS = [
 ]
 
 
+def _ns(minute: int) -> str:
+    return str(int(datetime(2026, 11, 23, 10, minute, tzinfo=UTC).timestamp()) * 10**9)
+
+
+STREAMS = [
+    {
+        "stream": {"app": "checkout", "level": "error"},
+        "values": [[_ns(1), "payment failed order=42"], [_ns(3), "payment failed order=44"]],
+    },
+    {"stream": {"app": "checkout", "level": "info"}, "values": [[_ns(2), "payment ok"]]},
+    {"stream": {"app": "ledger", "level": "error"}, "values": [[_ns(4), "db timeout"]]},
+]
+
+
 @pytest.fixture(scope="module")
 def grafana(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServer]:
-    state = fake.GrafanaState(TOKEN, "Main Org.", ALERTS)
+    state = fake.GrafanaState(TOKEN, "Main Org.", ALERTS, loki={"loki-prod": STREAMS})
     hosts = ("grafana.example.com", "mystack.grafana.net")
     with serve(fake.make_app(state), ca, tmp_path_factory.mktemp("gf"), *hosts) as server:
         yield server
@@ -165,3 +185,59 @@ async def test_sec7_no_secret_in_any_url(grafana: FakeServer, ca: trustme.CA) ->
     assert action is not None
     await action.run(ctx, ListFiringAlertsInput(filter=['severity="critical"']))
     assert_no_secret_in_urls(recorder, TOKEN)
+
+
+WINDOW = {
+    "start": datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+    "end": datetime(2026, 11, 23, 11, 0, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "lines"),
+    [
+        ('{app="checkout"}', ["payment failed order=44", "payment ok", "payment failed order=42"]),
+        ('{level="error"} |= "payment"', ["payment failed order=44", "payment failed order=42"]),
+        ('{app=~"check.*|ledger", level="error"} != "payment"', ["db timeout"]),
+    ],
+)
+async def test_query_loki_through_the_data_source_proxy(
+    grafana: FakeServer, ca: trustme.CA, query: str, lines: list[str]
+) -> None:
+    action = INTEGRATION.action("query_loki")
+    assert action is not None and action.idempotent
+    data = QueryLokiInput(datasource_uid="loki-prod", query=query, **WINDOW)
+    output = await action.run(_ctx(grafana, ca), data)
+    assert isinstance(output, QueryLokiOutput)
+    assert [entry.line for entry in output.lines] == lines
+    assert output.count == len(lines)
+    assert all(entry.labels["app"] for entry in output.lines)
+
+
+async def test_query_loki_forward_direction_and_limit(
+    grafana: FakeServer, ca: trustme.CA
+) -> None:
+    action = INTEGRATION.action("query_loki")
+    assert action is not None
+    data = QueryLokiInput(
+        datasource_uid="loki-prod", query='{app="checkout"}', limit=1, direction="forward", **WINDOW
+    )
+    output = await action.run(_ctx(grafana, ca), data)
+    assert [entry.line for entry in output.lines] == ["payment failed order=42"]
+    assert output.lines[0].timestamp == datetime(2026, 11, 23, 10, 1, tzinfo=UTC)
+
+
+async def test_query_loki_errors_are_clear(grafana: FakeServer, ca: trustme.CA) -> None:
+    action = INTEGRATION.action("query_loki")
+    assert action is not None
+    with pytest.raises(PermanentError, match="metric queries"):
+        await action.run(
+            _ctx(grafana, ca),
+            QueryLokiInput(datasource_uid="loki-prod", query='count_over_time({app="x"}[5m])'),
+        )
+    with pytest.raises(PermanentError, match="Unable to find datasource"):
+        await action.run(
+            _ctx(grafana, ca), QueryLokiInput(datasource_uid="nope", query='{app="x"}')
+        )
+    with pytest.raises(ValidationError):
+        QueryLokiInput(datasource_uid="../../api/admin", query='{app="x"}')

@@ -1,12 +1,14 @@
 """A small Grafana: service-account Bearer auth (401 `{"message": "Invalid API key"}` like
-Grafana), `GET /api/org`, and the Grafana Alertmanager's `GET /api/v2/alerts` with its
+Grafana), `GET /api/org`, the Grafana Alertmanager's `GET /api/v2/alerts` with its
 `active`/`silenced`/`inhibited` flags, repeated `filter` matchers (=, !=, =~, !~) and a
-`receiver` regex, over in-memory alert instances."""
+`receiver` regex, over in-memory alert instances; and Loki's `query_range` behind the data
+source proxy, for LogQL `{label matchers} [|= "text"] [!= "text"]` over in-memory streams
+(`count_over_time(...)` answers a matrix, as Loki does for metric queries)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,6 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 _MATCHER = re.compile(r'^\s*(\w+)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+_LOGQL = re.compile(r'^\{(?P<selector>[^}]*)\}(?P<stages>(?:\s*(?:\|=|!=)\s*"[^"]*")*)\s*$')
+_STAGE = re.compile(r'(\|=|!=)\s*"([^"]*)"')
 
 
 @dataclass
@@ -22,6 +26,9 @@ class GrafanaState:
     token: str
     org_name: str
     alerts: list[dict[str, Any]]  # gettableAlert objects
+    # Loki data source uid -> streams ({"stream": labels, "values": [[ns, line], ...]})
+    loki: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    loki_params: list[dict[str, str]] = field(default_factory=list)
 
 
 def _matches(labels: dict[str, str], matcher: str) -> bool:
@@ -78,8 +85,52 @@ def make_app(state: GrafanaState) -> Starlette:
                 kept.append(alert)
         return JSONResponse(kept)
 
+    async def loki(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        streams = state.loki.get(request.path_params["uid"])
+        if streams is None:
+            return JSONResponse({"message": "Unable to find datasource"}, status_code=404)
+        params = dict(request.query_params)
+        state.loki_params.append(params)
+        query = params["query"].strip()
+        if query.startswith("count_over_time("):
+            return JSONResponse(
+                {"status": "success", "data": {"resultType": "matrix", "result": []}}
+            )
+        parsed = _LOGQL.match(query)
+        if parsed is None:
+            return JSONResponse(
+                {"status": "error", "errorType": "bad_data", "error": "parse error"},
+                status_code=400,
+            )
+        matchers = [m for m in parsed["selector"].split(",") if m.strip()]
+        stages = _STAGE.findall(parsed["stages"])
+        start, end = int(params["start"]), int(params["end"])
+        result = []
+        for stream in streams:
+            if not all(_matches(stream["stream"], m) for m in matchers):
+                continue
+            values = [
+                [stamp, line]
+                for stamp, line in stream["values"]
+                if start <= int(stamp) <= end
+                and all((text in line) == (op == "|=") for op, text in stages)
+            ]
+            values.sort(key=lambda v: int(v[0]), reverse=params["direction"] == "backward")
+            if values:
+                result.append(
+                    {"stream": stream["stream"], "values": values[: int(params["limit"])]}
+                )
+        return JSONResponse(
+            {"status": "success", "data": {"resultType": "streams", "result": result}}
+        )
+
     return Starlette(
         routes=[
+            Route(
+                "/api/datasources/proxy/uid/{uid}/loki/api/v1/query_range", loki, methods=["GET"]
+            ),
             Route("/api/org", org, methods=["GET"]),
             Route("/api/alertmanager/grafana/api/v2/alerts", alerts, methods=["GET"]),
         ]

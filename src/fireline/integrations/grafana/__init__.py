@@ -12,11 +12,11 @@ def _destination(config: GrafanaConfig) -> Destination:
 INTEGRATION = Integration(
     slug="grafana",
     title="Grafana",
-    description="List firing Grafana alerts with a service account token.",
+    description="List firing Grafana alerts and query Loki logs with a service account token.",
     config=GrafanaConfig,
     secrets=GrafanaSecrets,
     destination=_destination,
     verify=health.verify,
     credential_fields=("url",),
-    actions=(actions.LIST_FIRING_ALERTS,),
+    actions=(actions.LIST_FIRING_ALERTS, actions.QUERY_LOKI),
 )

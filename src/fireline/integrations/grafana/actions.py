@@ -1,11 +1,19 @@
-"""Grafana: List Firing Alerts — Grafana-managed alert instances from the built-in
-Alertmanager (`GET /api/alertmanager/grafana/api/v2/alerts`), active only unless silenced or
-inhibited ones are asked for, narrowed by Alertmanager label matchers."""
+"""Grafana actions.
+
+- List Firing Alerts: Grafana-managed alert instances from the built-in Alertmanager
+  (`GET /api/alertmanager/grafana/api/v2/alerts`), active only unless silenced or inhibited
+  ones are asked for, narrowed by Alertmanager label matchers.
+- Query Loki: a LogQL range query through Grafana's data source proxy
+  (`GET /api/datasources/proxy/uid/{uid}/loki/api/v1/query_range`), so the one service account
+  token reaches the Loki data sources Grafana already holds credentials for.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fireline.core.clock import utcnow
 from fireline.core.errors import PermanentError
 from fireline.integrations.base import Action, ToolContext
 from fireline.integrations.grafana import client
@@ -13,6 +21,9 @@ from fireline.integrations.grafana.schema import (
     Alert,
     ListFiringAlertsInput,
     ListFiringAlertsOutput,
+    LogLine,
+    QueryLokiInput,
+    QueryLokiOutput,
 )
 
 _ALERTS = "/api/alertmanager/grafana/api/v2/alerts"
@@ -53,6 +64,40 @@ async def list_firing_alerts(
     return ListFiringAlertsOutput(alerts=alerts, count=len(alerts))
 
 
+def _nanoseconds(value: datetime) -> int:
+    return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1_000
+
+
+async def query_loki(ctx: ToolContext, data: QueryLokiInput) -> QueryLokiOutput:
+    end = data.end or utcnow()
+    start = data.start or end - timedelta(hours=1)
+    answer = await client.get(
+        ctx,
+        f"/api/datasources/proxy/uid/{data.datasource_uid}/loki/api/v1/query_range",
+        {
+            "query": data.query,
+            "start": _nanoseconds(start),
+            "end": _nanoseconds(end),
+            "limit": data.limit,
+            "direction": data.direction,
+        },
+    )
+    result = (answer.get("data") or {}) if isinstance(answer, dict) else {}
+    if result.get("resultType") != "streams":
+        raise PermanentError("Query Loki expects a log query; metric queries return no lines")
+    lines = [
+        LogLine(
+            timestamp=datetime.fromtimestamp(int(stamp) / 1e9, UTC),
+            line=str(line),
+            labels=stream.get("stream") or {},
+        )
+        for stream in result.get("result") or []
+        for stamp, line in stream.get("values") or []
+    ]
+    lines.sort(key=lambda entry: entry.timestamp, reverse=data.direction == "backward")
+    return QueryLokiOutput(lines=lines[: data.limit], count=min(len(lines), data.limit))
+
+
 LIST_FIRING_ALERTS = Action(
     name="list_firing_alerts",
     title="List Firing Alerts",
@@ -60,4 +105,13 @@ LIST_FIRING_ALERTS = Action(
     output=ListFiringAlertsOutput,
     idempotent=True,
     run=list_firing_alerts,
+)
+
+QUERY_LOKI = Action(
+    name="query_loki",
+    title="Query Loki",
+    input=QueryLokiInput,
+    output=QueryLokiOutput,
+    idempotent=True,
+    run=query_loki,
 )

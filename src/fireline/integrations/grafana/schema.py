@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from fireline.integrations.base import ConnectionConfig, ConnectionSecrets, HttpsUrl
 
@@ -70,4 +78,39 @@ class Alert(BaseModel):
 
 class ListFiringAlertsOutput(BaseModel):
     alerts: list[Alert]
+    count: int
+
+
+class QueryLokiInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    datasource_uid: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", title="Loki Data Source UID"
+    )
+    query: str = Field(
+        min_length=1,
+        max_length=10_000,
+        title="LogQL Query",
+        examples=['{app="checkout"} |= "error"'],
+    )
+    start: datetime | None = Field(default=None, title="Start")
+    end: datetime | None = Field(default=None, title="End")
+    limit: int = Field(default=100, ge=1, le=5_000, title="Limit")
+    direction: Literal["backward", "forward"] = Field(default="backward", title="Direction")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QueryLokiInput:
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class LogLine(BaseModel):
+    timestamp: datetime
+    line: str
+    labels: dict[str, str]
+
+
+class QueryLokiOutput(BaseModel):
+    lines: list[LogLine]
     count: int
