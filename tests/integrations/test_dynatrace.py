@@ -171,6 +171,29 @@ async def test_search_logs_bad_dql_is_permanent(dt: FakeServer, ca: trustme.CA) 
         await action.run(_ctx(dt, ca), SearchLogsInput(query="fetch spans"))
 
 
+async def test_search_logs_takes_an_immediate_result(
+    dt: FakeServer, ca: trustme.CA, state: fake.DynatraceState
+) -> None:
+    state.immediate = True
+    action = INTEGRATION.action("search_logs")
+    assert action is not None
+    output = await action.run(_ctx(dt, ca), SearchLogsInput(query="fetch logs | limit 2"))
+    assert output.state == "SUCCEEDED" and output.record_count == 2
+    assert state.poll_tokens == []
+
+
+async def test_search_logs_that_never_finishes_is_cancelled_and_transient(
+    dt: FakeServer, ca: trustme.CA, state: fake.DynatraceState
+) -> None:
+    state.never_finish = True
+    action = INTEGRATION.action("search_logs")
+    assert action is not None
+    with pytest.raises(TransientError, match="did not finish"):
+        await action.run(_ctx(dt, ca), SearchLogsInput(query="fetch logs"))
+    assert len(state.cancelled) == 1 and state.queries == {}
+    assert len(state.poll_tokens) > 1  # bounded polling happened before giving up
+
+
 def test_search_logs_input_is_validated() -> None:
     with pytest.raises(ValidationError):
         SearchLogsInput(query="")

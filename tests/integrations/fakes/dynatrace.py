@@ -2,8 +2,9 @@
 
 Token requests are checked like Dynatrace does (form body, client ID and secret, the scopes
 the client may use, the account resource); errors are 400 with `error`/`error_description`.
-`query:execute` always answers 202 RUNNING with a request token; the first `query:poll`
-answers RUNNING, the next SUCCEEDED with the records. Queries are evaluated over in-memory
+`query:execute` answers 202 RUNNING with a request token (or, with `immediate`, 200 SUCCEEDED
+with the records); the first `query:poll` answers RUNNING, the next SUCCEEDED (or RUNNING
+forever with `never_finish`, until `query:cancel`). Queries are evaluated over in-memory
 log records for the DQL subset `fetch logs [| filter content contains "x"]
 [| filter <field> == "v"] [| limit N]`, within the default timeframe.
 """
@@ -39,6 +40,9 @@ class DynatraceState:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     execute_bodies: list[dict[str, Any]] = field(default_factory=list)
     poll_tokens: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    immediate: bool = False
+    never_finish: bool = False
 
 
 def _oauth_error(error: str, description: str) -> JSONResponse:
@@ -139,6 +143,10 @@ def make_app(state: DynatraceState) -> Starlette:
             records = run_dql(body["query"], state.records, body)
         except ValueError as exc:
             return _grail_error(400, str(exc))
+        if state.immediate:
+            return JSONResponse(
+                {"state": "SUCCEEDED", "progress": 100, "result": {"records": records, "types": []}}
+            )
         request_token = secrets.token_urlsafe(16) + "+/="  # real tokens carry these characters
         state.queries[request_token] = {"records": records, "polls": 0}
         return JSONResponse(
@@ -155,7 +163,7 @@ def make_app(state: DynatraceState) -> Starlette:
         if query is None:
             return _grail_error(410, "The result of the query is no longer available")
         query["polls"] += 1
-        if query["polls"] == 1:
+        if query["polls"] == 1 or state.never_finish:
             return JSONResponse({"state": "RUNNING", "progress": 50, "ttlSeconds": 60})
         return JSONResponse(
             {
@@ -170,8 +178,18 @@ def make_app(state: DynatraceState) -> Starlette:
             }
         )
 
+    async def cancel(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        request_token = request.query_params.get("request-token", "")
+        if state.queries.pop(request_token, None) is None:
+            return _grail_error(410, "The result of the query is no longer available")
+        state.cancelled.append(request_token)
+        return JSONResponse({}, status_code=202)
+
     return Starlette(
         routes=[
+            Route("/platform/storage/query/v1/query:cancel", cancel, methods=["POST"]),
             Route("/sso/oauth2/token", token, methods=["POST"]),
             Route("/platform/storage/query/v1/query:execute", execute, methods=["POST"]),
             Route("/platform/storage/query/v1/query:poll", poll, methods=["GET"]),

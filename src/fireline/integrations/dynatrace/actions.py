@@ -2,15 +2,17 @@
 `POST …/platform/storage/query/v1/query:execute`, polling on `…/query:poll`).
 
 A query that is still RUNNING is long-polled a bounded number of times; one that does not
-finish in that budget is reported as a transient failure rather than an empty result.
+finish in that budget is cancelled (freeing Grail) and reported as a transient failure rather
+than an empty result.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fireline.core.clock import isoformat
-from fireline.core.errors import PermanentError, TransientError
+from fireline.core.errors import IntegrationError, PermanentError, TransientError
 from fireline.integrations.base import Action, ToolContext
 from fireline.integrations.dynatrace import client
 from fireline.integrations.dynatrace.schema import SearchLogsInput, SearchLogsOutput
@@ -51,7 +53,12 @@ async def search_logs(ctx: ToolContext, data: SearchLogsInput) -> SearchLogsOutp
     polls = 0
     while answer.get("state") in ("RUNNING", "NOT_STARTED"):
         request_token = answer.get("requestToken")
-        if not isinstance(request_token, str) or polls >= _MAX_POLLS:
+        if not isinstance(request_token, str):
+            raise PermanentError("Dynatrace answered RUNNING without a request token")
+        if polls >= _MAX_POLLS:
+            # Best effort: the query's result would expire anyway.
+            with contextlib.suppress(IntegrationError):
+                await client.cancel(ctx, token, request_token)
             raise TransientError("Dynatrace query did not finish in time")
         answer = await client.poll(ctx, token, request_token, _WAIT_MS)
         # Poll answers do not repeat the request token: keep using the one we were given.

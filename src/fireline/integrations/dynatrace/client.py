@@ -101,3 +101,14 @@ async def poll(ctx: ToolContext, token: str, request_token: str, wait_ms: int) -
     )
     result: dict[str, Any] = response.json()
     return result
+
+
+async def cancel(ctx: ToolContext, token: str, request_token: str) -> None:
+    config: DynatraceConfig = ctx.config
+    await ctx.http.request(
+        "POST",
+        f"{config.platform_url}{_QUERY_PATH}/query:cancel",
+        idempotent=True,  # cancelling twice is the same as once
+        headers=_headers(token),
+        params={"request-token": request_token},
+    )
