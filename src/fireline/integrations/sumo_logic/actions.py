@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any
+from urllib.parse import quote
 
 from fireline.core.errors import IntegrationError, PermanentError, TransientError
 from fireline.integrations.base import Action, ToolContext
@@ -77,7 +78,8 @@ async def search_logs(ctx: ToolContext, data: SearchLogsInput) -> SearchLogsOutp
             "requiresRawMessages": True,
         },
     )
-    job = str(created.json().get("id", ""))
+    # The id comes from upstream and goes into our paths: keep it a single path segment.
+    job = quote(str(created.json().get("id", "")), safe="")
     if not job:
         raise PermanentError("Sumo Logic did not return a search job id")
     cookies = client.session_cookies(created)
