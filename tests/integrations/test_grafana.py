@@ -214,9 +214,7 @@ async def test_query_loki_through_the_data_source_proxy(
     assert all(entry.labels["app"] for entry in output.lines)
 
 
-async def test_query_loki_forward_direction_and_limit(
-    grafana: FakeServer, ca: trustme.CA
-) -> None:
+async def test_query_loki_forward_direction_and_limit(grafana: FakeServer, ca: trustme.CA) -> None:
     action = INTEGRATION.action("query_loki")
     assert action is not None
     data = QueryLokiInput(
