@@ -27,6 +27,7 @@ import functools
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -104,8 +105,11 @@ class GuardedClient:
             **({"limits": limits} if limits is not None else {}),
         )
         # NET-5: trust_env=False — no HTTP(S)_PROXY, no .netrc, no SSL_CERT_FILE.
+        # No cookie jar: a client may be shared by many connections (the health monitor), and
+        # one tool's session cookies must never ride along on another connection's request.
         self._http = httpx.AsyncClient(
-            transport=transport, timeout=timeout, trust_env=False, follow_redirects=False
+            transport=transport, timeout=timeout, trust_env=False, follow_redirects=False,
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     @classmethod
