@@ -13,6 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from fireline import __version__
 from fireline.accounts import views as account_views
+from fireline.connections import pages as connection_pages
 from fireline.connections import views as connection_views
 from fireline.connections.tools import Tools
 from fireline.core.db import Database
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(events_views.router)
     app.include_router(connection_views.router)
     app.include_router(pages.router)
+    app.include_router(connection_pages.router)
     return app
 
 

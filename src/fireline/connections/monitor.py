@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import insert, or_, select, text, update
 
-from fireline.connections import health
+from fireline.connections import health, service
 from fireline.connections.models import Connection, HealthCheck
 from fireline.connections.tools import Tools
 from fireline.core.clock import utcnow
 from fireline.core.db import Database
 from fireline.core.logging import get_logger
 from fireline.integrations import registry
-from fireline.vault.sealing import VaultError
 
 log = get_logger("fireline.connections.monitor")
 
@@ -133,19 +132,13 @@ class Monitor:
             )
         try:
             config = integration.config.model_validate(connection.configuration)
-            secrets = integration.secrets.model_validate(self.tools.unseal_secrets(connection))
-        except VaultError:
-            log.error("connection_unreadable", connection_id=connection.id)
-            return health.Outcome(False, "Stored credentials cannot be decrypted", 0, utcnow())
         except ValueError:
             return health.Outcome(False, "Stored configuration is no longer valid", 0, utcnow())
-        return await health.probe(
-            self.tools,
-            integration,
-            connection_id=connection.id,
+        return await service.probe_stored(
+            db=self.db,
+            tools=self.tools,
+            integration=integration,
+            connection=connection,
             config=config,
-            secrets=secrets,
-            external_id=connection.external_id,
-            allow_private=list(connection.allow_private),
             shared=True,
         )

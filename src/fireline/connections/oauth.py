@@ -43,8 +43,9 @@ def callback_url(tools: Tools, integration: Integration) -> str:
     return f"{tools.settings.base_url}/integrations/oauth/callback/{integration.slug}"
 
 
-def _verifier_place(state_id: str) -> Place:
-    return Place(table="oauth_client_states", row_id=state_id, field="code_verifier")
+def _verifier_place(connection_id: str, state_id: str) -> Place:
+    # Sealed under the connection's own data key, so bound to that connection's row.
+    return Place(table="connections", row_id=connection_id, field=f"oauth_verifier:{state_id}")
 
 
 async def start(
@@ -84,7 +85,7 @@ async def start(
             pending.code_verifier_blob = tools.vault.seal(
                 verifier.encode(),
                 wrapped_key=loaded.connection.data_key,
-                place=_verifier_place(pending.id),
+                place=_verifier_place(connection_id, pending.id),
             )
             challenge = hashlib.sha256(verifier.encode()).digest()
             params["code_challenge"] = base64.urlsafe_b64encode(challenge).decode().rstrip("=")
@@ -148,7 +149,7 @@ async def complete(
         form["code_verifier"] = tools.vault.unseal(
             pending.code_verifier_blob,
             wrapped_key=connection.data_key,
-            place=_verifier_place(pending.id),
+            place=_verifier_place(connection.id, pending.id),
         ).decode()
     token_answer = await tokens.token_request(tools, integration, form)
     values = tokens.secret_values(token_answer, previous_refresh=None)

@@ -22,6 +22,7 @@ from fireline.accounts.permissions import Principal
 from fireline.accounts.roles import BaseRole
 from fireline.accounts.service import team_roles_of
 from fireline.connections import external_ids, health
+from fireline.connections import tokens as oauth_tokens
 from fireline.connections.access import Verb, allowed
 from fireline.connections.models import UNKNOWN, Connection, ConnectionTeam, HealthCheck
 from fireline.connections.schemas import ConnectionCreate, ConnectionUpdate
@@ -32,14 +33,18 @@ from fireline.core.db import Database
 from fireline.core.errors import (
     AccessDeniedError,
     ConflictError,
+    CredentialError,
     InvalidInputError,
     NotFoundError,
     UnprocessableError,
 )
 from fireline.core.ids import new_id
-from fireline.core.redaction import register_secret
+from fireline.core.logging import get_logger
+from fireline.core.redaction import register_secret, scrub
 from fireline.integrations.base import SECRET_PLACEHOLDER, Integration
 from fireline.vault.sealing import VaultError
+
+log = get_logger("fireline.connections")
 
 
 @dataclass(frozen=True)
@@ -569,19 +574,9 @@ async def check_stored(
         if loaded is None:
             raise NotFoundError()
         connection = loaded.connection
-        try:
-            secrets_model = validate_secrets(integration, tools.unseal_secrets(connection))
-        except VaultError:
-            raise
         config = validate_config(integration, connection.configuration)
-    outcome = await health.probe(
-        tools,
-        integration,
-        connection_id=connection_id,
-        config=config,
-        secrets=secrets_model,
-        external_id=connection.external_id,
-        allow_private=list(connection.allow_private),
+    outcome = await probe_stored(
+        db=db, tools=tools, integration=integration, connection=connection, config=config
     )
     async with db.transaction() as session:
         stored = await session.get(Connection, connection_id)
@@ -603,6 +598,41 @@ async def check_stored(
                 message=outcome.message,
             )
     return Loaded(stored, loaded.team_ids)
+
+
+async def probe_stored(
+    *,
+    db: Database,
+    tools: Tools,
+    integration: Integration,
+    connection: Connection,
+    config: BaseModel,
+    shared: bool = False,
+) -> health.Outcome:
+    """Verifies a stored connection with its stored secrets (OAuth tokens refreshed first)."""
+    try:
+        if integration.auth == "oauth":
+            values = await oauth_tokens.fresh_secrets(
+                db=db, tools=tools, integration=integration, connection_id=connection.id
+            )
+        else:
+            values = tools.unseal_secrets(connection)
+        secrets_model = validate_secrets(integration, values)
+    except CredentialError as exc:
+        return health.Outcome(False, scrub(str(exc)), 0, utcnow())
+    except VaultError:
+        log.error("connection_unreadable", connection_id=connection.id)
+        return health.Outcome(False, "Stored credentials cannot be decrypted", 0, utcnow())
+    return await health.probe(
+        tools,
+        integration,
+        connection_id=connection.id,
+        config=config,
+        secrets=secrets_model,
+        external_id=connection.external_id,
+        allow_private=list(connection.allow_private),
+        shared=shared,
+    )
 
 
 async def health_history(

@@ -16,10 +16,8 @@ import weakref
 import httpx
 from sqlalchemy import select
 
-from fireline.connections import health
 from fireline.connections.models import Connection
 from fireline.connections.tools import Tools
-from fireline.core.clock import utcnow
 from fireline.core.db import Database
 from fireline.core.errors import CredentialError, IntegrationError, InvalidInputError
 from fireline.core.redaction import register_secret
@@ -161,11 +159,10 @@ async def _refresh(
                 form["scope"] = provider.scope_separator.join(provider.scopes)
             tokens = await token_request(tools, integration, form)
         except CredentialError as exc:
+            # The caller records the health outcome; the state says "Reconnect" in the UI.
             connection.oauth_state = RECONNECT
-            outcome = health.Outcome(False, f"Reconnect required: {exc}", 0, utcnow())
-            health.apply(session, connection, outcome, trigger="refresh")
             await session.commit()
-            raise
+            raise CredentialError(f"Reconnect required: {exc}") from exc
         fresh = secret_values(tokens, previous_refresh=refresh_token)
         tools.seal_secrets(connection, fresh)
         connection.oauth_state = CONNECTED

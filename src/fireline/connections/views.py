@@ -10,7 +10,8 @@
     DELETE /api/workflows/integrations/{integration_id}/connections/{id}
     POST   /api/workflows/integrations/{integration_id}/connections/{id}/verify
     GET    /api/workflows/integrations/{integration_id}/connections/{id}/health_checks
-    POST   /api/workflows/integrations/aws/external_ids      an external ID for AWS set-up
+    POST   /api/workflows/integrations/{integration_id}/connections/{id}/authorize  (OAuth)
+    POST   /api/workflows/integrations/aws/external_ids      AWS set-up: an external ID
 
 List pagination is PagerDuty's cursor style: `limit`, `cursor` → `next_cursor`.
 """
@@ -27,7 +28,7 @@ from sqlalchemy import select
 
 from fireline.accounts.models import User
 from fireline.accounts.permissions import CurrentPrincipal, Session
-from fireline.connections import external_ids, service
+from fireline.connections import external_ids, oauth, service
 from fireline.connections.access import Verb
 from fireline.connections.models import HEALTHY, UNKNOWN, HealthCheck
 from fireline.connections.schemas import CreateEnvelope, UpdateEnvelope
@@ -36,6 +37,7 @@ from fireline.core.clock import isoformat
 from fireline.core.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from fireline.core.resources import reference
 from fireline.integrations import registry
+from fireline.integrations.aws.setup import setup_info
 from fireline.integrations.base import SECRET_PLACEHOLDER, Integration
 
 router = APIRouter(prefix="/api/workflows/integrations", tags=["workflow integrations"])
@@ -181,8 +183,7 @@ async def issue_external_id(
     actor = await _actor(request, session, principal)
     if not actor.may(Verb.CREATE):
         raise AccessDeniedError()
-    external_id = external_ids.issue(_tools(request).keyring)
-    return {"external_id": external_id, "account_id": request.app.state.settings.aws_account_id}
+    return aws_setup(request, external_ids.issue(_tools(request).keyring))
 
 
 @router.get("/{integration_id}", operation_id="getWorkflowIntegration")
@@ -261,8 +262,53 @@ async def create_connection(
         integration=integration,
         data=envelope.connection,
     )
-    body: dict[str, Any] = {"connection": await _body(request, session, loaded)}
+    extra: dict[str, Any] = {}
+    if integration.auth == "oauth":
+        # Add → redirect to the provider (the text: "You will be directed to ...").
+        extra["authorization_url"] = await oauth.start(
+            db=request.app.state.database,
+            tools=_tools(request),
+            actor=actor,
+            integration=integration,
+            connection_id=loaded.connection.id,
+        )
+    if integration.auth == "aws_role":
+        extra["setup"] = aws_setup(request, loaded.connection.external_id or "")
+    # The request's session opens its transaction only now, after the service's have ended.
+    body: dict[str, Any] = {"connection": await _body(request, session, loaded), **extra}
     return body
+
+
+def aws_setup(request: Request, external_id: str) -> dict[str, Any]:
+    """PagerDuty-style AWS set-up: the account roles must trust, the external ID, and the
+    example trust policy with both filled in."""
+    account_id = request.app.state.settings.aws_account_id or ""
+    return setup_info(account_id, external_id)
+
+
+@router.post(
+    "/{integration_id}/connections/{connection_id}/authorize",
+    operation_id="authorizeWorkflowIntegrationConnection",
+)
+async def authorize_connection(
+    integration_id: str,
+    connection_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: Session,
+) -> dict[str, Any]:
+    """Starts (or restarts, to reconnect) the OAuth flow of a connection."""
+    integration = _integration(integration_id)
+    actor = await _actor(request, session, principal)
+    await session.close()
+    url = await oauth.start(
+        db=request.app.state.database,
+        tools=_tools(request),
+        actor=actor,
+        integration=integration,
+        connection_id=connection_id,
+    )
+    return {"authorization_url": url}
 
 
 @router.get(

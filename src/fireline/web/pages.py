@@ -29,7 +29,7 @@ _PAGE_HEADERS = {
 }
 
 
-def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers.update(_PAGE_HEADERS)
     return response
@@ -46,7 +46,7 @@ def _check_origin(request: Request) -> None:
 
 @router.get("/login")
 async def login_page(request: Request) -> HTMLResponse:
-    return _render(request, "login.html", user=None)
+    return render(request, "login.html", user=None)
 
 
 @router.post("/login")
@@ -56,7 +56,7 @@ async def login_submit(
     _check_origin(request)
     result = await service.login(session=session, email=email, password=password)
     if result is None:
-        return _render(request, "login.html", status_code=401, user=None, email=email,
+        return render(request, "login.html", status_code=401, user=None, email=email,
                        error="Email or password is incorrect.")
     await session.commit()
     _, secret = result
@@ -87,4 +87,4 @@ async def home(request: Request, session: Session) -> Response:
     found = await service.authenticate_session(session=session, secret=cookie) if cookie else None
     if found is None:
         return RedirectResponse("/login", status_code=303)
-    return _render(request, "home.html", user=found.user, csrf_token=csrf_token_for(cookie or ""))
+    return render(request, "home.html", user=found.user, csrf_token=csrf_token_for(cookie or ""))
