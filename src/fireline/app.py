@@ -90,9 +90,9 @@ def create_app(
     async def metrics_endpoint(_request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(events_views.router)  # first: the busiest route matches soonest
     app.include_router(account_views.router)
     app.include_router(incident_views.router)
-    app.include_router(events_views.router)
     app.include_router(connection_views.router)
     app.include_router(pages.router)
     app.include_router(connection_pages.router)

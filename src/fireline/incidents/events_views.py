@@ -7,7 +7,6 @@ is invalid", "errors": [...]}`; over the per-routing-key limit, 429 `throttle ev
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,14 +27,12 @@ def _invalid(errors: list[str]) -> JSONResponse:
 @router.post("/v2/enqueue", status_code=202)
 async def enqueue(request: Request) -> JSONResponse:
     try:
-        raw: Any = json.loads(await request.body())
-    except ValueError:
-        return JSONResponse({"status": "Unrecognized object",
-                             "message": "Event object format is unrecognized",
-                             "errors": ["JSON parse error"]}, status_code=400)
-    try:
-        event = intake.Event.model_validate(raw)
+        event = intake.Event.model_validate_json(await request.body())
     except ValidationError as exc:
+        if any(item["type"] == "json_invalid" for item in exc.errors()):
+            return JSONResponse({"status": "Unrecognized object",
+                                 "message": "Event object format is unrecognized",
+                                 "errors": ["JSON parse error"]}, status_code=400)
         return _invalid([_describe(item) for item in exc.errors()])
     decision = request.app.state.events_limiter.hit(event.routing_key)
     if not decision.allowed:

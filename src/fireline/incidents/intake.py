@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.core.clock import utcnow
@@ -26,6 +26,23 @@ from fireline.incidents import catalog, lifecycle
 from fireline.incidents.models import Alert, Incident, ServiceIntegration
 from fireline.incidents.timeline import Agent
 
+# The hot path's statements, built once over the tables (Core): a deduplicated trigger
+# loads no ORM object and constructs no SQL.
+_INCIDENTS = cast(Table, Incident.__table__).c
+_INTEGRATIONS = cast(Table, ServiceIntegration.__table__).c
+_FIND_ROUTE = select(_INTEGRATIONS.id, _INTEGRATIONS.service_id).where(
+    _INTEGRATIONS.routing_key == bindparam("routing_key"))
+# Finds the open incident and counts one more alert on it in one statement; the increment
+# is the database's, so concurrent appends never lose one.
+_COUNT_ALERT = (
+    update(cast(Table, Incident.__table__))
+    .where(_INCIDENTS.service_id == bindparam("match_service_id"),
+           _INCIDENTS.incident_key == bindparam("match_incident_key"),
+           _INCIDENTS.status != "resolved")
+    .values(alert_count=_INCIDENTS.alert_count + 1, updated_at=bindparam("now"))
+    .returning(_INCIDENTS.id)
+)
+_INSERT_ALERT = insert(cast(Table, Alert.__table__))
 URGENCY = {"critical": "high", "error": "high", "warning": "low", "info": "low"}
 
 
@@ -84,9 +101,7 @@ class Route:
 
 
 async def find_route(*, session: AsyncSession, routing_key: str) -> Route | None:
-    row = (await session.execute(
-        select(ServiceIntegration.id, ServiceIntegration.service_id)
-        .where(ServiceIntegration.routing_key == routing_key))).first()
+    row = (await session.execute(_FIND_ROUTE, {"routing_key": routing_key})).first()
     return Route(row.id, row.service_id) if row else None
 
 
@@ -138,23 +153,19 @@ async def _trigger(
         incident_id = incident.id if incident else await _count_alert(
             session, route.service_id, dedup_key)
         assert incident_id is not None
-    await session.execute(insert(Alert).values(
-        id=new_id(), incident_id=incident_id, dedup_key=dedup_key, summary=payload.summary,
-        severity=payload.severity,
-        body=event.model_dump(mode="json", by_alias=True, exclude={"routing_key"}),
-        created_at=utcnow(),
-    ))
+    await session.execute(_INSERT_ALERT, {
+        "id": new_id(), "incident_id": incident_id, "dedup_key": dedup_key,
+        "summary": payload.summary, "severity": payload.severity,
+        "body": event.model_dump(mode="json", by_alias=True, exclude={"routing_key"}),
+        "created_at": utcnow(),
+    })
 
 
 async def _count_alert(session: AsyncSession, service_id: str, dedup_key: str) -> str | None:
-    """Finds the open incident and counts one more alert on it, in one statement; the
-    increment is the database's, so concurrent appends never lose one."""
-    return await session.scalar(
-        update(Incident)
-        .where(Incident.service_id == service_id, Incident.incident_key == dedup_key,
-               Incident.status != "resolved")
-        .values(alert_count=Incident.alert_count + 1, updated_at=utcnow())
-        .returning(Incident.id))
+    found: str | None = await session.scalar(
+        _COUNT_ALERT,
+        {"match_service_id": service_id, "match_incident_key": dedup_key, "now": utcnow()})
+    return found
 
 
 def _details(payload: Payload) -> str:
