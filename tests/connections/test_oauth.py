@@ -19,7 +19,7 @@ from fireline.settings import Settings
 from tests.conftest import BASE_URL
 from tests.integrations.fakes.github import FakeGitHub
 from tests.integrations.fakes.slack import FakeSlack
-from tests.integrations.support import FakeServer, ca_bundle, raw_client, routing_resolver, serve
+from tests.integrations.support import ca_bundle, raw_client, routing_resolver, serve
 
 PASSWORD = "a long enough password"
 SLACK_CALLBACK = f"{BASE_URL}/integrations/oauth/callback/slack"
