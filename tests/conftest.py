@@ -211,3 +211,13 @@ def _no_ambient_fireline_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("FIRELINE_") and name != "FIRELINE_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(autouse=True)
+async def _close_tool_clients() -> AsyncIterator[None]:
+    """Clients made by tests/integrations/support.py are closed after each test."""
+    yield
+    from tests.integrations.support import OPEN_CLIENTS
+
+    while OPEN_CLIENTS:
+        await OPEN_CLIENTS.pop().aclose()
