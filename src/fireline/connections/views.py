@@ -21,9 +21,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from fireline.accounts.models import User
@@ -34,6 +35,7 @@ from fireline.connections.models import HEALTHY, UNKNOWN, HealthCheck
 from fireline.connections.schemas import CreateEnvelope, UpdateEnvelope
 from fireline.connections.tools import Tools
 from fireline.core.clock import isoformat
+from fireline.core.db import Database
 from fireline.core.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from fireline.core.resources import reference
 from fireline.integrations import registry
@@ -158,6 +160,30 @@ async def _actor(request: Request, session: Session, principal: CurrentPrincipal
     )
 
 
+@dataclass(frozen=True)
+class Call:
+    """A change to a connection: the tool, who acts, and what the service needs."""
+
+    integration: Integration
+    actor: service.Actor
+    db: Database
+    tools: Tools
+
+
+async def _call(
+    integration_id: str, request: Request, principal: CurrentPrincipal, session: Session
+) -> Call:
+    integration = _integration(integration_id)
+    actor = await _actor(request, session, principal)
+    # The service opens its own transactions (a tool is called between them): release this
+    # request's session first, so SQLite's single writer is never waiting on ourselves.
+    await session.close()
+    return Call(integration, actor, request.app.state.database, _tools(request))
+
+
+ConnectionCall = Annotated[Call, Depends(_call)]
+
+
 @router.get("", operation_id="listWorkflowIntegrations")
 async def list_integrations(principal: CurrentPrincipal) -> dict[str, Any]:
     entries = [_catalog_entry(integration) for integration in registry.INTEGRATIONS]
@@ -246,37 +272,29 @@ async def list_connections(
     operation_id="createWorkflowIntegrationConnection",
 )
 async def create_connection(
-    integration_id: str,
-    envelope: CreateEnvelope,
-    request: Request,
-    principal: CurrentPrincipal,
-    session: Session,
+    envelope: CreateEnvelope, request: Request, call: ConnectionCall, session: Session
 ) -> dict[str, Any]:
-    integration = _integration(integration_id)
-    actor = await _actor(request, session, principal)
-    await session.close()
     loaded = await service.create_connection(
-        db=request.app.state.database,
-        tools=_tools(request),
-        actor=actor,
-        integration=integration,
+        db=call.db,
+        tools=call.tools,
+        actor=call.actor,
+        integration=call.integration,
         data=envelope.connection,
     )
     extra: dict[str, Any] = {}
-    if integration.auth == "oauth":
+    if call.integration.auth == "oauth":
         # Add → redirect to the provider (the text: "You will be directed to ...").
         extra["authorization_url"] = await oauth.start(
-            db=request.app.state.database,
-            tools=_tools(request),
-            actor=actor,
-            integration=integration,
+            db=call.db,
+            tools=call.tools,
+            actor=call.actor,
+            integration=call.integration,
             connection_id=loaded.connection.id,
         )
-    if integration.auth == "aws_role":
+    if call.integration.auth == "aws_role":
         extra["setup"] = aws_setup(request, loaded.connection.external_id or "")
     # The request's session opens its transaction only now, after the service's have ended.
-    body: dict[str, Any] = {"connection": await _body(request, session, loaded), **extra}
-    return body
+    return {"connection": await _body(request, session, loaded), **extra}
 
 
 def aws_setup(request: Request, external_id: str) -> dict[str, Any]:
@@ -290,22 +308,13 @@ def aws_setup(request: Request, external_id: str) -> dict[str, Any]:
     "/{integration_id}/connections/{connection_id}/authorize",
     operation_id="authorizeWorkflowIntegrationConnection",
 )
-async def authorize_connection(
-    integration_id: str,
-    connection_id: str,
-    request: Request,
-    principal: CurrentPrincipal,
-    session: Session,
-) -> dict[str, Any]:
+async def authorize_connection(connection_id: str, call: ConnectionCall) -> dict[str, Any]:
     """Starts (or restarts, to reconnect) the OAuth flow of a connection."""
-    integration = _integration(integration_id)
-    actor = await _actor(request, session, principal)
-    await session.close()
     url = await oauth.start(
-        db=request.app.state.database,
-        tools=_tools(request),
-        actor=actor,
-        integration=integration,
+        db=call.db,
+        tools=call.tools,
+        actor=call.actor,
+        integration=call.integration,
         connection_id=connection_id,
     )
     return {"authorization_url": url}
@@ -334,21 +343,17 @@ async def get_connection(
     operation_id="updateWorkflowIntegrationConnection",
 )
 async def update_connection(
-    integration_id: str,
     connection_id: str,
     envelope: UpdateEnvelope,
     request: Request,
-    principal: CurrentPrincipal,
+    call: ConnectionCall,
     session: Session,
 ) -> dict[str, Any]:
-    integration = _integration(integration_id)
-    actor = await _actor(request, session, principal)
-    await session.close()
     loaded = await service.update_connection(
-        db=request.app.state.database,
-        tools=_tools(request),
-        actor=actor,
-        integration=integration,
+        db=call.db,
+        tools=call.tools,
+        actor=call.actor,
+        integration=call.integration,
         connection_id=connection_id,
         data=envelope.connection,
     )
@@ -368,41 +373,22 @@ router.add_api_route(
     status_code=204,
     operation_id="deleteWorkflowIntegrationConnection",
 )
-async def delete_connection(
-    integration_id: str,
-    connection_id: str,
-    request: Request,
-    principal: CurrentPrincipal,
-    session: Session,
-) -> Response:
-    integration = _integration(integration_id)
-    actor = await _actor(request, session, principal)
-    await session.close()
+async def delete_connection(connection_id: str, call: ConnectionCall) -> Response:
     await service.delete_connection(
-        db=request.app.state.database,
-        actor=actor,
-        integration=integration,
-        connection_id=connection_id,
+        db=call.db, actor=call.actor, integration=call.integration, connection_id=connection_id
     )
     return Response(status_code=204)
 
 
 @router.post("/{integration_id}/connections/{connection_id}/verify")
 async def verify_connection(
-    integration_id: str,
-    connection_id: str,
-    request: Request,
-    principal: CurrentPrincipal,
-    session: Session,
+    connection_id: str, request: Request, call: ConnectionCall, session: Session
 ) -> dict[str, Any]:
-    integration = _integration(integration_id)
-    actor = await _actor(request, session, principal)
-    await session.close()
     loaded = await service.verify_connection(
-        db=request.app.state.database,
-        tools=_tools(request),
-        actor=actor,
-        integration=integration,
+        db=call.db,
+        tools=call.tools,
+        actor=call.actor,
+        integration=call.integration,
         connection_id=connection_id,
     )
     return {"connection": await _body(request, session, loaded)}
