@@ -48,7 +48,8 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def run_fireline(home: Path, *, tls: bool) -> Iterator[FirelineServer]:
+def run_fireline(home: Path, *, tls: bool,
+                 env_extra: dict[str, str] | None = None) -> Iterator[FirelineServer]:
     """`fireline serve` on a free port, over HTTPS (throwaway CA) or plain HTTP."""
     ca = trustme.CA()
     context = ssl.create_default_context()
@@ -63,7 +64,7 @@ def run_fireline(home: Path, *, tls: bool) -> Iterator[FirelineServer]:
         cert.private_key_pem.write_to_path(str(key_file))
         argv += ["--tls-cert", str(cert_file), "--tls-key", str(key_file)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("FIRELINE_")}
-    env.update(FIRELINE_HOME=str(home), FIRELINE_BASE_URL=url)
+    env.update(FIRELINE_HOME=str(home), FIRELINE_BASE_URL=url, **(env_extra or {}))
     _cli(env, "db", "upgrade")
     email = "e2e-admin@example.com"
     _cli(env, "users", "create", "--email", email, "--name", "E2E Admin", "--role", "admin")
