@@ -22,7 +22,8 @@ from bench._runner import (
 
 def main() -> None:
     with temporary_home() as home:
-        env = fireline_env(home, FIRELINE_MASTER_KEY="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        env = fireline_env(home, FIRELINE_MASTER_KEY="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                           FIRELINE_REST_RATE_LIMIT_PER_MINUTE="100000000")
         cli(env, "db", "upgrade")
         cli(env, "users", "create", "--email", "bench@example.com", "--name", "Bench",
             "--role", "admin")
