@@ -25,6 +25,7 @@ from fireline.settings import Settings
 from fireline.vault.keyring import Keyring, load_keyring
 from fireline.vault.sealing import Vault
 from fireline.web import pages
+from fireline.workflows import views as workflow_views
 
 
 def create_app(
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(incident_views.router)
     app.include_router(events_views.router)
     app.include_router(connection_views.router)
+    app.include_router(workflow_views.router)
     app.include_router(pages.router)
     return app
 
