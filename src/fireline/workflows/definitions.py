@@ -13,6 +13,7 @@ the step before it; `needs: []` starts a parallel branch at the beginning.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -217,10 +218,25 @@ def stored(definition: Definition) -> dict[str, Any]:
     return definition.model_dump(mode="json", by_alias=True)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 reads the trigger's `on:` key (and
+    yes/no/off) as booleans — the trap GitHub Actions files are known for."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
 def load_text(text: str) -> Mapping[str, Any]:
     """YAML or JSON (JSON is YAML): a mapping, or InvalidInputError."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"Not valid YAML: {exc}") from None
     if not isinstance(data, dict):

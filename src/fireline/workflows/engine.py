@@ -366,8 +366,8 @@ class Engine:
             base.error, base.unhealthy = str(exc), True  # WF-8: not retried
         except TransientError as exc:
             base.error, base.retry_after = str(exc), exc.retry_after
-            unknown = getattr(exc, "outcome_unknown", False)
-            base.status = "needs_attention" if unknown and not action.idempotent else "retry"
+            unknown = exc.outcome_unknown and not action.idempotent
+            base.status = "needs_attention" if unknown else "retry"  # WF-6
         except IntegrationError as exc:
             base.error = str(exc) or type(exc).__name__
         except Exception:  # an integration bug fails the step, not the worker
