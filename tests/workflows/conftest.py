@@ -3,12 +3,29 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from fireline.core.db import Database
+from fireline.core.errors import (
+    CredentialError,
+    PermanentError,
+    TransientError,
+)
+from fireline.integrations import registry
+from fireline.integrations.base import (
+    Action,
+    Destination,
+    Integration,
+    NoConfig,
+    NoSecrets,
+    ToolContext,
+)
 from fireline.workflows.engine import Engine
 from tests.conftest import Actor
 from tests.connections.conftest import ES_HOST, ES_KEY, app, ca, client, es, settings  # noqa: F401
@@ -60,3 +77,75 @@ async def run_detail(http: httpx.AsyncClient, actor: Actor, run_id: str) -> dict
     response = await http.get(f"/api/incident_workflow_runs/{run_id}", headers=actor.headers)
     assert response.status_code == 200, response.text
     return response.json()["incident_workflow_run"]  # type: ignore[no-any-return]
+
+
+# A scripted tool: its actions fail as each call's input says, attempt by attempt, so the
+# engine's failure handling can be driven exactly. Registered only for the tests using it.
+class ScriptInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # What attempt n does: "ok", "transient", "retry_after", "unknown", "credential",
+    # "permanent", "slow"; attempts past the list succeed.
+    script: list[str] = []
+    label: str = ""
+
+
+class ScriptOutput(BaseModel):
+    key: str
+    label: str
+    attempt: int
+
+
+class Scripted:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.labels: list[tuple[str, str]] = []
+
+    async def run(self, ctx: ToolContext, data: ScriptInput) -> ScriptOutput:
+        key = str(ctx.idempotency_key)
+        self.calls[key] += 1
+        attempt = self.calls[key]
+        self.labels.append((key, data.label))
+        kind = data.script[attempt - 1] if attempt <= len(data.script) else "ok"
+        if kind == "transient":
+            raise TransientError("tool busy")
+        if kind == "retry_after":
+            raise TransientError("tool says later", retry_after=120)
+        if kind == "unknown":
+            raise TransientError("timed out after sending", outcome_unknown=True)
+        if kind == "credential":
+            raise CredentialError("token revoked")
+        if kind == "permanent":
+            raise PermanentError("bad request")
+        if kind == "slow":
+            await asyncio.sleep(30)
+        return ScriptOutput(key=key, label=data.label, attempt=attempt)
+
+
+async def _verify(ctx: ToolContext) -> str:
+    return "ok"
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> Scripted:
+    tool = Scripted()
+    integration = Integration(
+        slug="scripted", title="Scripted", description="test tool", config=NoConfig,
+        secrets=NoSecrets, destination=lambda _c: Destination(hosts=("scripted.example",)),
+        verify=_verify,
+        actions=(
+            Action("call", "Call", ScriptInput, ScriptOutput, True, tool.run),
+            Action("create", "Create", ScriptInput, ScriptOutput, False, tool.run),
+        ),
+    )
+    monkeypatch.setitem(registry._BY_SLUG, "scripted", integration)
+    return tool
+
+
+async def scripted_connection(http: httpx.AsyncClient, actor: Actor, **extra: Any) -> str:
+    response = await http.post(
+        "/api/workflows/integrations/scripted/connections", headers=actor.headers,
+        json={"connection": {"name": "Scripted", "configuration": {}, "secrets": {},
+                             "is_default": True, **extra}})
+    assert response.status_code == 201, response.text
+    return str(response.json()["connection"]["id"])
