@@ -120,7 +120,7 @@ async def test_wf4_builtin_effect_is_applied_once_when_a_stale_worker_finishes(
     clock: Clock,
 ) -> None:
     admin: Actor = await make_actor("admin")
-    run_id, incident_id = await run_of(client, admin, {
+    _, incident_id = await run_of(client, admin, {
         "id": "note", "action": "fireline.add_note", "with": {"content": "once"}})
     [stalled] = await worker_a.claim()
     clock.advance(31)
@@ -235,7 +235,7 @@ async def test_parallel_branches_join(
 ) -> None:
     admin: Actor = await make_actor("admin")
     await scripted_connection(client, admin)
-    run_id, incident_id = await run_of(
+    run_id, _ = await run_of(
         client, admin,
         scripted_step("a", with_={"label": "A"}, needs=[]),
         scripted_step("b", with_={"label": "B"}, needs=[]),
