@@ -217,13 +217,16 @@ class Engine:
             claimed = []
             for step in steps:
                 lost = step.status == "running"
-                step.status, step.attempt = "running", step.attempt + 1
-                step.lease_owner = self.worker_id
-                step.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
-                step.started_at = step.started_at or now
+                self._lease(step, now)
                 claimed.append(Claimed(step.run_id, step.step_id, step.attempt, step.action,
                                        step.inputs, lost))
         return claimed
+
+    def _lease(self, step: RunStep, now: datetime) -> None:
+        step.status, step.attempt = "running", step.attempt + 1
+        step.lease_owner = self.worker_id
+        step.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
+        step.started_at = step.started_at or now
 
     def _guard(self, claimed: Claimed) -> Any:
         return and_(
@@ -272,7 +275,14 @@ class Engine:
         return rendered
 
     async def execute(self, claimed: Claimed) -> bool:
-        """Runs one claimed step to its recorded end; False when the result was dropped."""
+        """Runs a claimed step to its recorded end, then the steps of its run that this made
+        runnable, while there are any; False when the first step's result was dropped."""
+        recorded, following = await self._execute_one(claimed)
+        while following is not None:
+            _, following = await self._execute_one(following)
+        return recorded
+
+    async def _execute_one(self, claimed: Claimed) -> tuple[bool, Claimed | None]:
         spec = find_action(claimed.action)
         if spec is None or spec.builtin:
             return await self._complete(claimed, None, time.perf_counter())
@@ -285,7 +295,7 @@ class Engine:
             async with self.db.transaction() as session:
                 ctx = await self._context(session, claimed)
                 if ctx is None:
-                    return False
+                    return False, None
                 failure: Outcome | None = None
                 try:
                     inputs = await self._render(session, ctx)
@@ -418,20 +428,23 @@ class Engine:
     # Completion ---------------------------------------------------------------------------
 
     async def _complete(self, claimed: Claimed, outcome: Outcome | None, started: float
-                        ) -> bool:
+                        ) -> tuple[bool, Claimed | None]:
+        """Records the outcome (guarded, WF-4) and settles the run; returns whether it was
+        recorded and, when the run has a next step due now, that step — already leased to
+        this worker in the same transaction, which saves a claim round trip per step."""
         async with self.db.transaction() as session:
             run = await runs.lock_run(session, claimed.run_id)
             if run is None:
-                return False
+                return False, None
             step = await session.scalar(select(RunStep).where(self._guard(claimed))
                                         .execution_options(populate_existing=True))
             if step is None or run.status in RUN_TERMINAL:
                 log.info("stale_result_dropped", run_id=claimed.run_id, step_id=claimed.step_id,
                          attempt=claimed.attempt)  # WF-4
-                return False
+                return False, None
             ctx = await self._context(session, claimed)
             if ctx is None:
-                return False
+                return False, None
             if outcome is None:  # built-in: render and run here, inside this transaction
                 try:
                     inputs = step.inputs if step.inputs is not None else await self._render(
@@ -451,11 +464,29 @@ class Engine:
                     health.apply(session, connection, health.Outcome(
                         False, step.error or "credentials refused", 0, now), trigger="workflow")
             if step.status == "ready":
-                return True  # a retry is scheduled; the run goes on later
+                return True, None  # a retry is scheduled; the run goes on later
             self._tell_timeline(session, ctx, step)
             await runs.settle(session=session, run=run, definition=ctx.definition,
                               workflow_name=ctx.workflow.name, now=now)
-        return True
+            following = await self._lease_next(session, run, now)
+        return True, following
+
+    async def _lease_next(self, session: AsyncSession, run: Run, now: datetime
+                          ) -> Claimed | None:
+        if run.status in RUN_TERMINAL:
+            return None
+        statement = (
+            select(RunStep).where(RunStep.run_id == run.id, RunStep.status == "ready",
+                                  RunStep.next_attempt_at <= now)
+            .order_by(RunStep.position).limit(1)
+        )
+        if dialect_name(session) == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
+        step = await session.scalar(statement)
+        if step is None:
+            return None
+        self._lease(step, now)
+        return Claimed(step.run_id, step.step_id, step.attempt, step.action, step.inputs, False)
 
     def _record(self, session: AsyncSession, ctx: Context, step: RunStep, outcome: Outcome,
                 now: datetime, started: float) -> None:
