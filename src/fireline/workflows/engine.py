@@ -228,6 +228,10 @@ class Engine:
         step.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
         step.started_at = step.started_at or now
 
+    def _holds(self, step: RunStep, claimed: Claimed) -> bool:
+        return (step.lease_owner == self.worker_id and step.attempt == claimed.attempt
+                and step.status == "running")
+
     def _guard(self, claimed: Claimed) -> Any:
         return and_(
             RunStep.run_id == claimed.run_id, RunStep.step_id == claimed.step_id,
@@ -259,14 +263,14 @@ class Engine:
         incident = await session.get(Incident, run.incident_id)
         return Context(run, workflow, definition, step, incident)
 
-    async def _render(self, session: AsyncSession, ctx: Context) -> dict[str, Any]:
-        earlier = await session.execute(
-            select(RunStep.step_id, RunStep.status, RunStep.output)
-            .where(RunStep.run_id == ctx.run.id))
+    async def _render(self, session: AsyncSession, ctx: Context,
+                      steps: dict[str, RunStep] | None = None) -> dict[str, Any]:
+        if steps is None:
+            steps = await runs.load_steps(session, ctx.run.id)
         scope = {
             "incident": outbox.snapshot(ctx.incident) if ctx.incident else {},
-            "steps": {sid: {"status": status, "output": output}
-                      for sid, status, output in earlier},
+            "steps": {sid: {"status": item.status, "output": item.output}
+                      for sid, item in steps.items()},
             "run": {"id": ctx.run.id},
             "workflow": {"id": ctx.workflow.id, "name": ctx.workflow.name},
         }
@@ -436,9 +440,11 @@ class Engine:
             run = await runs.lock_run(session, claimed.run_id)
             if run is None:
                 return False, None
-            step = await session.scalar(select(RunStep).where(self._guard(claimed))
-                                        .execution_options(populate_existing=True))
-            if step is None or run.status in RUN_TERMINAL:
+            # Locked (PostgreSQL) and read once: the guard, the inputs' scope, settling and
+            # the next lease all work from these rows.
+            steps = await runs.load_steps(session, run.id, lock=True)
+            step = steps.get(claimed.step_id)
+            if step is None or not self._holds(step, claimed) or run.status in RUN_TERMINAL:
                 log.info("stale_result_dropped", run_id=claimed.run_id, step_id=claimed.step_id,
                          attempt=claimed.attempt)  # WF-4
                 return False, None
@@ -448,12 +454,12 @@ class Engine:
             if outcome is None:  # built-in: render and run here, inside this transaction
                 try:
                     inputs = step.inputs if step.inputs is not None else await self._render(
-                        session, ctx)
+                        session, ctx, steps)
                 except templates.TemplateFailure as exc:
                     outcome = Outcome("failed", error=f"inputs: {exc}")
                 else:
-                    step.inputs = secrets_registry.scrub_value(inputs)
                     outcome = await self._run_builtin(session, ctx, claimed, inputs)
+                    step.inputs = secrets_registry.scrub_value(inputs)
             now = self.clock()
             if run.status == "queued":
                 run.status, run.started_at = "running", step.started_at or now
@@ -467,24 +473,19 @@ class Engine:
                 return True, None  # a retry is scheduled; the run goes on later
             self._tell_timeline(session, ctx, step)
             await runs.settle(session=session, run=run, definition=ctx.definition,
-                              workflow_name=ctx.workflow.name, now=now)
-            following = await self._lease_next(session, run, now)
+                              workflow_name=ctx.workflow.name, now=now, steps=steps)
+            following = self._lease_next(run, steps, now)
         return True, following
 
-    async def _lease_next(self, session: AsyncSession, run: Run, now: datetime
-                          ) -> Claimed | None:
+    def _lease_next(self, run: Run, steps: dict[str, RunStep], now: datetime
+                    ) -> Claimed | None:
         if run.status in RUN_TERMINAL:
             return None
-        statement = (
-            select(RunStep).where(RunStep.run_id == run.id, RunStep.status == "ready",
-                                  RunStep.next_attempt_at <= now)
-            .order_by(RunStep.position).limit(1)
-        )
-        if dialect_name(session) == "postgresql":
-            statement = statement.with_for_update(skip_locked=True)
-        step = await session.scalar(statement)
-        if step is None:
+        due = [step for step in steps.values() if step.status == "ready"
+               and step.next_attempt_at is not None and step.next_attempt_at <= now]
+        if not due:
             return None
+        step = min(due, key=lambda item: item.position)
         self._lease(step, now)
         return Claimed(step.run_id, step.step_id, step.attempt, step.action, step.inputs, False)
 

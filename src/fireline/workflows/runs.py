@@ -73,14 +73,24 @@ async def lock_run(session: AsyncSession, run_id: str) -> Run | None:
     return await session.scalar(statement.execution_options(populate_existing=True))
 
 
+async def load_steps(session: AsyncSession, run_id: str, *, lock: bool = False
+                     ) -> dict[str, RunStep]:
+    """The run's steps, fresh from the database; `lock` takes their row locks (PostgreSQL)
+    so that no claimer re-leases one while the caller decides about it."""
+    statement = select(RunStep).where(RunStep.run_id == run_id).execution_options(
+        populate_existing=True)
+    if lock and dialect_name(session) == "postgresql":
+        statement = statement.with_for_update()
+    return {step.step_id: step for step in await session.scalars(statement)}
+
+
 async def settle(
     *, session: AsyncSession, run: Run, definition: Definition, workflow_name: str,
-    now: datetime | None = None,
+    now: datetime | None = None, steps: dict[str, RunStep] | None = None,
 ) -> None:
     now = now or utcnow()
-    steps = {step.step_id: step for step in await session.scalars(
-        select(RunStep).where(RunStep.run_id == run.id)
-        .execution_options(populate_existing=True))}
+    if steps is None:
+        steps = await load_steps(session, run.id)
     broken = any(step.status in ("failed", "needs_attention") for step in steps.values())
     for spec in definition.steps:
         step = steps.get(spec.id)
