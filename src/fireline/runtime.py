@@ -35,7 +35,8 @@ class Job:
 
 def default_jobs(database: Database, tools: Tools) -> list[Job]:
     monitor = Monitor(db=database, tools=tools)
-    engine = Engine(db=database, tools=tools)
+    engine = Engine(db=database, tools=tools,
+                    lease_seconds=float(tools.settings.workflow_lease_seconds))
     return [
         Job("health_monitor", 30.0, monitor.run_pass),
         # Polls every half second; a busy engine drains its backlog within one tick.

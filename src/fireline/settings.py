@@ -32,6 +32,8 @@ class Settings:
     provider_urls: Mapping[str, str] = field(default_factory=dict)
     # Fireline's own AWS account, shown in AWS set-up (the principal roles must trust).
     aws_account_id: str | None = None
+    # How long a workflow worker's claim on a step lasts without a heartbeat (WF-3).
+    workflow_lease_seconds: int = 30
 
     @property
     def is_sqlite(self) -> bool:
@@ -55,6 +57,7 @@ class Settings:
                 env, "FIRELINE_EVENTS_RATE_LIMIT_PER_MINUTE", 120 * 60
             ),
             aws_account_id=_aws_account_id(env.get("FIRELINE_AWS_ACCOUNT_ID", "")),
+            workflow_lease_seconds=_positive_int(env, "FIRELINE_WORKFLOW_LEASE_SECONDS", 30),
             provider_urls={
                 key: value
                 for key, value in env.items()
