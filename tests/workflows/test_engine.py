@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -313,3 +314,57 @@ def test_outputs_are_capped_keeping_small_fields() -> None:
     assert capped["total"] == 5000 and capped["_truncated"] is True
     assert 0 < len(capped["hits"]) < 5000
     assert len(json.dumps(capped)) <= OUTPUT_CAP_BYTES
+
+
+async def test_wf3_heartbeats_keep_a_long_step_and_stop_once_the_lease_is_lost(
+    client: httpx.AsyncClient, make_actor, scripted: Scripted, worker_a: Engine,
+    worker_b: Engine, clock: Clock,
+) -> None:
+    admin: Actor = await make_actor("admin")
+    await scripted_connection(client, admin)
+    await run_of(client, admin, scripted_step())
+    [claimed] = await worker_a.claim()
+    clock.advance(20)
+    assert await worker_a.extend_lease(claimed) is True
+    clock.advance(20)  # 40 s after the claim, 20 s after the heartbeat: still held
+    assert await worker_b.claim() == []
+    clock.advance(11)
+    [taken] = await worker_b.claim()
+    assert await worker_a.extend_lease(claimed) is False
+    assert await worker_b.extend_lease(taken) is True
+
+
+async def test_conditional_triggers_match_event_service_and_condition(
+    client: httpx.AsyncClient, make_actor, db: Database, worker_a: Engine,
+) -> None:
+    admin: Actor = await make_actor("admin")
+    found = await incident(client, admin, title="db down")
+    other = await incident(client, admin, title="db slow")
+
+    def conditional(name: str, **trigger: Any) -> dict[str, Any]:
+        return {"name": name, "steps": [{"id": "n", "action": "fireline.noop"}],
+                "trigger": {"type": "conditional", **trigger}}
+
+    for definition in (
+        conditional("ack", on=["incident.acknowledged"]),
+        conditional("this service", on=["incident.acknowledged"],
+                    services=[found["service"]["id"]]),
+        conditional("urgent db", on=["incident.acknowledged"],
+                    condition="incident.urgency == 'high' and 'down' in incident.title"),
+        conditional("resolved only", on=["incident.resolved"]),
+        {**conditional("disabled", on=["incident.acknowledged"]), "enabled": False},
+    ):
+        assert (await save_workflow(client, admin, definition)).status_code == 201
+    await worker_a.relay_once()  # the incidents' own trigger events start nothing
+    for item in (found, other):
+        response = await client.put(
+            f"/api/incidents/{item['id']}", headers={**admin.headers, "From": admin.user.email},
+            json={"incident": {"type": "incident", "status": "acknowledged"}})
+        assert response.status_code == 200, response.text
+    await worker_a.relay_once()
+    async with db.session() as session:
+        started = Counter(
+            (name, incident_id) for name, incident_id in await session.execute(
+                select(Workflow.name, Run.incident_id).join(Run, Run.workflow_id == Workflow.id)))
+    assert started == Counter({("ack", found["id"]): 1, ("ack", other["id"]): 1,
+                               ("this service", found["id"]): 1, ("urgent db", found["id"]): 1})

@@ -239,14 +239,18 @@ class Engine:
             RunStep.status == "running",
         )
 
+    async def extend_lease(self, claimed: Claimed) -> bool:
+        """One heartbeat; False when the lease is no longer this worker's."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(RunStep).where(self._guard(claimed)).values(
+                    lease_expires_at=self.clock() + timedelta(seconds=self.lease_seconds)))
+        return bool(getattr(result, "rowcount", 1))
+
     async def _heartbeat(self, claimed: Claimed) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            async with self.db.transaction() as session:
-                result = await session.execute(
-                    update(RunStep).where(self._guard(claimed)).values(
-                        lease_expires_at=self.clock() + timedelta(seconds=self.lease_seconds)))
-            if getattr(result, "rowcount", 1) == 0:
+            if not await self.extend_lease(claimed):
                 return  # lost the lease: the result will be dropped at completion
 
     # Running ------------------------------------------------------------------------------

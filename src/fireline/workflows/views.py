@@ -26,6 +26,7 @@ from fireline.core.resources import reference, resource
 from fireline.incidents.models import Incident, Service
 from fireline.incidents.shapes import incident_ref
 from fireline.workflows import service
+from fireline.workflows.definitions import Definition
 from fireline.workflows.models import Run, RunStep, Workflow
 
 router = APIRouter(prefix="/api", tags=["incident workflows"])
@@ -34,7 +35,10 @@ router = APIRouter(prefix="/api", tags=["incident workflows"])
 class WorkflowEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    incident_workflow: dict[str, Any]
+    incident_workflow: Definition
+
+    def data(self) -> dict[str, Any]:
+        return self.incident_workflow.model_dump(mode="json", by_alias=True)
 
 
 class IncidentReference(BaseModel):
@@ -156,7 +160,7 @@ async def create_workflow(
     body: WorkflowEnvelope, request: Request, principal: CurrentPrincipal, session: Session
 ) -> dict[str, Any]:
     workflow, _ = await service.save_workflow(
-        session=session, principal=principal, data=body.incident_workflow,
+        session=session, principal=principal, data=body.data(),
         request_id=_request_id(request))
     await session.commit()
     return {"incident_workflow": await _workflow_body(request, session, workflow)}
@@ -205,7 +209,7 @@ async def replace_workflow(
     session: Session,
 ) -> dict[str, Any]:
     workflow, _ = await service.save_workflow(
-        session=session, principal=principal, data=body.incident_workflow,
+        session=session, principal=principal, data=body.data(),
         workflow_id=workflow_id, request_id=_request_id(request))
     await session.commit()
     return {"incident_workflow": await _workflow_body(request, session, workflow)}
