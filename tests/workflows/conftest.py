@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from fireline.core.db import Database
 from fireline.core.errors import (
@@ -20,10 +20,10 @@ from fireline.core.errors import (
 from fireline.integrations import registry
 from fireline.integrations.base import (
     Action,
+    ConnectionSecrets,
     Destination,
     Integration,
     NoConfig,
-    NoSecrets,
     ToolContext,
 )
 from fireline.workflows.engine import Engine
@@ -88,6 +88,7 @@ class ScriptInput(BaseModel):
     # "permanent", "slow"; attempts past the list succeed.
     script: list[str] = []
     label: str = ""
+    echo_secret: bool = False  # the tool echoes the credential back (SEC-1 tests)
 
 
 class ScriptOutput(BaseModel):
@@ -107,6 +108,11 @@ class Scripted:
         attempt = self.calls[key]
         self.labels.append((key, data.label))
         kind = data.script[attempt - 1] if attempt <= len(data.script) else "ok"
+        if data.echo_secret:
+            token = ctx.secrets.token.get_secret_value()
+            if kind == "permanent":
+                raise PermanentError(f"rejected request with token {token}")
+            return ScriptOutput(key=key, label=f"token={token}", attempt=attempt)
         if kind == "transient":
             raise TransientError("tool busy")
         if kind == "retry_after":
@@ -122,6 +128,10 @@ class Scripted:
         return ScriptOutput(key=key, label=data.label, attempt=attempt)
 
 
+class ScriptSecrets(ConnectionSecrets):
+    token: SecretStr | None = None
+
+
 async def _verify(ctx: ToolContext) -> str:
     return "ok"
 
@@ -131,7 +141,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> Scripted:
     tool = Scripted()
     integration = Integration(
         slug="scripted", title="Scripted", description="test tool", config=NoConfig,
-        secrets=NoSecrets, destination=lambda _c: Destination(hosts=("scripted.example",)),
+        secrets=ScriptSecrets, destination=lambda _c: Destination(hosts=("scripted.example",)),
         verify=_verify,
         actions=(
             Action("call", "Call", ScriptInput, ScriptOutput, True, tool.run),
@@ -142,10 +152,12 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> Scripted:
     return tool
 
 
-async def scripted_connection(http: httpx.AsyncClient, actor: Actor, **extra: Any) -> str:
+async def scripted_connection(http: httpx.AsyncClient, actor: Actor, token: str | None = None,
+                              **extra: Any) -> str:
     response = await http.post(
         "/api/workflows/integrations/scripted/connections", headers=actor.headers,
-        json={"connection": {"name": "Scripted", "configuration": {}, "secrets": {},
+        json={"connection": {"name": "Scripted", "configuration": {},
+                             "secrets": {"token": token} if token else {},
                              "is_default": True, **extra}})
     assert response.status_code == 201, response.text
     return str(response.json()["connection"]["id"])

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fireline.connections.models import Connection
+from fireline.core.audit import AuditEvent
 from fireline.core.clock import utcnow
 from fireline.core.db import Database
 from fireline.incidents.models import Note, OutboxEvent
@@ -368,3 +369,53 @@ async def test_conditional_triggers_match_event_service_and_condition(
                 select(Workflow.name, Run.incident_id).join(Run, Run.workflow_id == Workflow.id)))
     assert started == Counter({("ack", found["id"]): 1, ("ack", other["id"]): 1,
                                ("this service", found["id"]): 1, ("urgent db", found["id"]): 1})
+
+
+async def test_sec1_secrets_echoed_by_a_tool_never_reach_run_history(
+    client: httpx.AsyncClient, make_actor, db: Database, scripted: Scripted, worker_a: Engine,
+) -> None:
+    canary = "canary-" + "9f3b2c7d1e8a4f60"
+    admin: Actor = await make_actor("admin")
+    await scripted_connection(client, admin, token=canary)
+    run_id, incident_id = await run_of(
+        client, admin,
+        scripted_step("echo", with_={"echo_secret": True}),
+        {"id": "note", "action": "fireline.add_note",
+         "with": {"content": "tool said {{ steps.echo.output.label }}"}},
+        scripted_step("fail", with_={"echo_secret": True, "script": ["permanent"]}))
+    await worker_a.drain()
+    detail = await client.get(f"/api/incident_workflow_runs/{run_id}", headers=admin.headers)
+    entries = await client.get(f"/api/incidents/{incident_id}/log_entries",
+                               headers=admin.headers)
+    assert detail.json()["incident_workflow_run"]["status"] == "failed"
+    assert "[REDACTED]" in detail.text
+    for text in (detail.text, entries.text):
+        assert canary not in text
+    async with db.session() as session:
+        stored = [json.dumps(row.output) + json.dumps(row.inputs) + str(row.error)
+                  for row in await session.scalars(select(RunStep))]
+        notes = list(await session.scalars(select(Note.content)))
+        audits = [str(a.message) + json.dumps(a.details)
+                  for a in await session.scalars(select(AuditEvent))]
+    assert all(canary not in item for item in [*stored, *notes, *audits])
+    assert notes == ["tool said token=[REDACTED]"]
+
+
+async def test_workflows_triggering_each_other_stop_after_a_few_rounds(
+    client: httpx.AsyncClient, make_actor, db: Database, worker_a: Engine,
+) -> None:
+    admin: Actor = await make_actor("admin")
+    for name in ("ping", "pong"):  # each reacts to the other's note
+        saved = await save_workflow(client, admin, {
+            "name": name, "trigger": {"type": "conditional", "on": ["incident.note_added"]},
+            "steps": [{"id": "n", "action": "fireline.add_note", "with": {"content": name}}]})
+        assert saved.status_code == 201
+    found = await incident(client, admin)
+    response = await client.post(f"/api/incidents/{found['id']}/notes",
+                                 headers={**admin.headers, "From": admin.user.email},
+                                 json={"note": {"content": "start"}})
+    assert response.status_code == 201, response.text
+    await worker_a.drain()
+    notes = await _notes(db, found["id"])
+    # start -> ping, pong (depth 1) -> pong, ping (depth 2) -> ping, pong (depth 3): stop.
+    assert sorted(notes) == sorted(["start", *["ping", "pong"] * 3])

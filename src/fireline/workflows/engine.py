@@ -41,6 +41,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts.models import User
@@ -72,6 +73,8 @@ from fireline.workflows.models import RUN_TERMINAL, Run, RunStep, Workflow, Work
 log = get_logger("fireline.workflows.engine")
 
 OUTPUT_CAP_BYTES = 64 * 1024
+# A workflow's change may start other workflows, whose changes may start others: this deep.
+MAX_CHAIN_DEPTH = 3
 _MAX_BACKOFF = 3600.0
 _UNKNOWN_OUTCOME = ("The worker running this non-idempotent action was lost; whether it took "
                     "effect is unknown, so it is not retried")
@@ -180,8 +183,11 @@ class Engine:
         trigger = workflow.trigger
         if event.kind not in trigger.get("on", []):
             return False
-        if event.payload.get("origin", {}).get("workflow_id") == workflow.id:
+        origin = event.payload.get("origin", {})
+        if origin.get("workflow_id") == workflow.id:
             return False  # its own change: running again would loop
+        if int(origin.get("depth", 0)) >= MAX_CHAIN_DEPTH:
+            return False  # workflows triggering each other in a ring stop here
         snapshot = event.payload.get("incident", {})
         services = trigger.get("services") or []
         if services and snapshot.get("service_id") not in services:
@@ -413,25 +419,40 @@ class Engine:
                 f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
                 for item in exc.errors(include_input=False, include_url=False))
             return Outcome("failed", error=f"inputs: {problems}")
-        before = {id(obj) for obj in session.identity_map.values()}
         agent = runs.workflow_agent(ctx.workflow.id, ctx.workflow.name)
+        # Events this run causes carry their origin: the relay lets no workflow trigger
+        # itself, and no chain of workflows grow past MAX_CHAIN_DEPTH. They are tagged as
+        # they are added, before their INSERT.
+        origin = {"workflow_id": ctx.workflow.id, "run_id": ctx.run.id,
+                  "depth": await self._depth(session, ctx.run) + 1}
+
+        def tag(_session: Any, obj: object) -> None:
+            if isinstance(obj, OutboxEvent):
+                obj.payload = {**obj.payload, "origin": origin}
+
+        orm_events.listen(session.sync_session, "transient_to_pending", tag)
         try:
             async with session.begin_nested():
                 result = await builtin.run(BuiltinContext(session, ctx.incident, user, agent),
                                            data)
-                # Events this run caused carry their origin: the relay will not let a
-                # workflow trigger itself.
-                for obj in list(session.identity_map.values()):
-                    if isinstance(obj, OutboxEvent) and id(obj) not in before:
-                        obj.payload = {**obj.payload, "origin": {
-                            "workflow_id": ctx.workflow.id, "run_id": ctx.run.id}}
                 await session.flush()
         except (IntegrationError, ApiError) as exc:
             message = exc.message if isinstance(exc, ApiError) else str(exc)
             if isinstance(exc, ApiError) and exc.errors:
                 message = "; ".join(exc.errors)
             return Outcome("failed", error=message)
+        finally:
+            orm_events.remove(session.sync_session, "transient_to_pending", tag)
         return Outcome("succeeded", output=result.model_dump(mode="json"))
+
+    @staticmethod
+    async def _depth(session: AsyncSession, run: Run) -> int:
+        """How many workflow runs led to this one's trigger (0: a person or a tool)."""
+        if run.trigger_event_id is None:
+            return 0
+        event = await session.get(OutboxEvent, run.trigger_event_id)
+        origin = event.payload.get("origin", {}) if event is not None else {}
+        return int(origin.get("depth", 0))
 
     # Completion ---------------------------------------------------------------------------
 
