@@ -1,7 +1,8 @@
 """Engine: per-step orchestration overhead — a sequential 40-step run of the no-op built-in
 (`fireline.noop`), driven by the real engine (claim with a lease, render, run, guarded
 completion, timeline entry, settle) — vs the database's own commit rate (one-row UPDATE
-transactions) measured in the same run. SQLite always; PostgreSQL when reachable."""
+transactions) measured in the same run. SQLite always; PostgreSQL when reachable, where
+the throughput of several engines sharing the work (20 such runs) is reported too."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
-from sqlalchemy import Column, Integer, MetaData, Table, text, update
+from sqlalchemy import Column, Integer, MetaData, Table, func, select, text, update
 
 from bench._runner import report
 from fireline.accounts import service as accounts
@@ -38,6 +39,7 @@ from fireline.workflows.models import Run, Workflow
 
 STEPS = 40
 RUNS = int(os.environ.get("BENCH_ENGINE_RUNS", "5"))
+WORKERS = int(os.environ.get("BENCH_ENGINE_WORKERS", "4"))
 POSTGRES_URL = os.environ.get(
     "FIRELINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -80,6 +82,29 @@ async def _engine_steps_per_second(db: Database, tools: Tools) -> float:
     return STEPS * RUNS / elapsed
 
 
+async def _throughput(db: Database, tools: Tools, workers: int, runs_count: int = 20) -> float:
+    """Steps per second that `workers` engines (one process) sustain over many runs."""
+    async with db.session() as session:
+        workflow = await session.scalar(select(Workflow).where(Workflow.name == "Bench"))
+        incident_id = await session.scalar(select(Run.incident_id))
+    assert workflow is not None and incident_id is not None
+    async with db.transaction() as session:
+        definition = await service.definition_of(session=session, workflow_id=workflow.id,
+                                                  version=1)
+        for _ in range(runs_count):
+            await runs.create_run(session=session, workflow=workflow, definition=definition,
+                                  incident_id=incident_id)
+    engines = [Engine(db=db, tools=tools, batch=4) for _ in range(workers)]
+    started = time.perf_counter()
+    await asyncio.gather(*(engine.drain() for engine in engines))
+    elapsed = time.perf_counter() - started
+    async with db.session() as session:
+        unfinished = await session.scalar(select(func.count()).select_from(Run).where(
+            Run.status != "succeeded"))
+    assert unfinished == 0, unfinished
+    return STEPS * runs_count / elapsed
+
+
 async def _commits_per_second(db: Database, seconds: float = 3.0) -> float:
     async with db.transaction() as session:
         await session.execute(text("CREATE TABLE bench_commits (id INTEGER PRIMARY KEY, n "
@@ -98,7 +123,7 @@ async def _commits_per_second(db: Database, seconds: float = 3.0) -> float:
     return done / (time.perf_counter() - started)
 
 
-async def _measure(url: str, home: Path) -> tuple[float, float]:
+async def _measure(url: str, home: Path, workers: int = 0) -> tuple[float, float, float]:
     settings = Settings.from_env({
         "FIRELINE_HOME": str(home), "FIRELINE_DATABASE_URL": url,
         "FIRELINE_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode()})
@@ -108,13 +133,14 @@ async def _measure(url: str, home: Path) -> tuple[float, float]:
     try:
         tools = Tools(settings=settings, keyring=keyring, vault=Vault(keyring))
         steps = await _engine_steps_per_second(db, tools)
+        parallel = await _throughput(db, tools, workers) if workers else 0.0
         commits = await _commits_per_second(db)
     finally:
         await db.dispose()
-    return steps, commits
+    return steps, parallel, commits
 
 
-async def _postgres(home: Path) -> tuple[float, float] | None:
+async def _postgres(home: Path) -> tuple[float, float, float] | None:
     try:
         admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError):
@@ -122,7 +148,8 @@ async def _postgres(home: Path) -> tuple[float, float] | None:
     name = f"fireline_bench_{secrets.token_hex(4)}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        return await _measure(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}", home)
+        return await _measure(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}", home,
+                              workers=WORKERS)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -133,9 +160,11 @@ async def main() -> None:
         home = Path(directory)
         postgres = await _postgres(home)
         if postgres is not None:
-            report("engine_step_postgres", *postgres, unit="/s")
-        sqlite = await _measure(f"sqlite:///{home / 'bench.db'}", home)
-        report("engine_step", *sqlite, unit="/s")
+            steps, parallel, commits = postgres
+            report(f"engine_throughput_postgres_{WORKERS}_workers", parallel, commits, unit="/s")
+            report("engine_step_postgres", steps, commits, unit="/s")
+        steps, _, commits = await _measure(f"sqlite:///{home / 'bench.db'}", home)
+        report("engine_step", steps, commits, unit="/s")
 
 
 if __name__ == "__main__":
