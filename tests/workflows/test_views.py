@@ -76,6 +76,11 @@ async def test_invalid_definitions_are_400_listing_every_problem(
     errors = response.json()["error"]["errors"]
     assert any("unknown action 'nope.x'" in e for e in errors)
     assert any("steps.b.with.text" in e for e in errors)
+    unknown_service = await save_workflow(client, admin, note_workflow(trigger={
+        "type": "conditional", "on": ["incident.triggered"], "services": ["PNOSUCHSERVICE"]}))
+    assert unknown_service.status_code == 400
+    assert unknown_service.json()["error"]["errors"] == [
+        "trigger.services: no service 'PNOSUCHSERVICE'"]
 
 
 async def test_only_managers_and_admins_save_workflows(

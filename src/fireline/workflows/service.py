@@ -37,9 +37,9 @@ from fireline.core.errors import (
 )
 from fireline.core.pagination import Page, PageParams, paginate
 from fireline.incidents import access as incident_access
-from fireline.incidents.models import Incident
+from fireline.incidents.models import Incident, Service
 from fireline.workflows import definitions, runs
-from fireline.workflows.definitions import Definition
+from fireline.workflows.definitions import ConditionalTrigger, Definition
 from fireline.workflows.models import Run, RunStep, Workflow, WorkflowVersion
 
 
@@ -124,6 +124,15 @@ async def _check_teams(session: AsyncSession, team_ids: list[str]) -> None:
         raise InvalidInputError(errors=[f"run_permission.teams: no team {t!r}" for t in missing])
 
 
+async def _check_services(session: AsyncSession, service_ids: list[str]) -> None:
+    if not service_ids:
+        return
+    found = set(await session.scalars(select(Service.id).where(Service.id.in_(service_ids))))
+    missing = [service_id for service_id in service_ids if service_id not in found]
+    if missing:
+        raise InvalidInputError(errors=[f"trigger.services: no service {s!r}" for s in missing])
+
+
 def _audit(session: AsyncSession, principal: Principal, action: str, workflow_id: str,
            request_id: str | None, details: dict[str, Any] | None = None) -> None:
     audit.record(session, actor_id=principal.user.id, actor=principal.user.email, action=action,
@@ -140,6 +149,8 @@ async def save_workflow(
     require_author(principal, editor)
     definition = definitions.parse(data)
     await _check_teams(session, definition.run_permission.teams)
+    if isinstance(definition.trigger, ConditionalTrigger):
+        await _check_services(session, definition.trigger.services)
     await check_connections(session=session, editor=editor, definition=definition)
     clash = await session.scalar(select(Workflow.id).where(Workflow.name == definition.name))
     if clash is not None and clash != workflow_id:
