@@ -18,6 +18,7 @@ from fireline.core.audit import AuditEvent
 from fireline.core.clock import utcnow
 from fireline.core.db import Database
 from fireline.incidents.models import Note, OutboxEvent
+from fireline.integrations import registry
 from fireline.workflows import runs, service
 from fireline.workflows.engine import OUTPUT_CAP_BYTES, Engine, cap_output
 from fireline.workflows.models import Run, RunStep, Workflow
@@ -100,21 +101,41 @@ async def test_wf3_wf4_expired_lease_is_rerun_elsewhere_and_the_late_result_drop
 ) -> None:
     admin: Actor = await make_actor("admin")
     await scripted_connection(client, admin)
-    run_id, _ = await run_of(client, admin, scripted_step(with_={}))
-    [stalled] = await worker_a.claim()  # worker A takes the step, then stalls
+    # A first attempt fails transiently, so the retry's inputs are already stored.
+    run_id, _ = await run_of(client, admin, scripted_step(
+        with_={"script": ["transient"]}, retry={"max_attempts": 5, "backoff": 1}))
+    await worker_a.drain()
+    clock.advance(1)
+    [stalled] = await worker_a.claim()  # worker A takes the retry, then stalls
+    assert stalled.attempt == 2
     assert await worker_b.claim() == []  # the lease holds
     clock.advance(31)
     [taken] = await worker_b.claim()
-    assert taken.attempt == 2 and taken.lease_was_lost
+    assert taken.attempt == 3 and taken.lease_was_lost
     assert await worker_b.execute(taken) is True
-    # Worker A wakes up and finishes: its result is dropped, nothing changes.
+    # Worker A wakes up, calls the tool and finishes: its result is dropped.
     assert await worker_a.execute(stalled) is False
     step = await _step(db, run_id, "call")
-    # B's call reached the tool first; A's later call (the second) is not what was recorded.
-    assert (step.status, step.attempt, step.output["attempt"]) == ("succeeded", 2, 1)
-    assert scripted.calls[f"{run_id}:call"] == 2
+    # B's call (the tool's 2nd) is the one recorded; A's later one (the 3rd) is not.
+    assert (step.status, step.attempt, step.output["attempt"]) == ("succeeded", 3, 2)
+    assert scripted.calls[f"{run_id}:call"] == 3
     run = await run_detail(client, admin, run_id)
     assert run["status"] == "succeeded"
+
+
+async def test_wf4_a_worker_that_lost_its_lease_before_sending_sends_nothing(
+    client: httpx.AsyncClient, make_actor, scripted: Scripted, worker_a: Engine,
+    worker_b: Engine, clock: Clock,
+) -> None:
+    admin: Actor = await make_actor("admin")
+    await scripted_connection(client, admin)
+    run_id, _ = await run_of(client, admin, scripted_step())
+    [stalled] = await worker_a.claim()
+    clock.advance(31)
+    [taken] = await worker_b.claim()
+    assert await worker_b.execute(taken) is True
+    assert await worker_a.execute(stalled) is False
+    assert scripted.calls[f"{run_id}:call"] == 1
 
 
 async def test_wf4_builtin_effect_is_applied_once_when_a_stale_worker_finishes(
@@ -419,3 +440,17 @@ async def test_workflows_triggering_each_other_stop_after_a_few_rounds(
     notes = await _notes(db, found["id"])
     # start -> ping, pong (depth 1) -> pong, ping (depth 2) -> ping, pong (depth 3): stop.
     assert sorted(notes) == sorted(["start", *["ping", "pong"] * 3])
+
+
+async def test_an_action_gone_since_the_save_fails_its_step_clearly(
+    client: httpx.AsyncClient, make_actor, scripted: Scripted, worker_a: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin: Actor = await make_actor("admin")
+    await scripted_connection(client, admin)
+    run_id, _ = await run_of(client, admin, scripted_step())
+    monkeypatch.delitem(registry._BY_SLUG, "scripted")
+    await worker_a.drain()
+    run = await run_detail(client, admin, run_id)
+    assert run["status"] == "failed"
+    assert run["steps"][0]["error"] == "Unknown action 'scripted.call'"

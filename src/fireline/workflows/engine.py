@@ -76,6 +76,7 @@ OUTPUT_CAP_BYTES = 64 * 1024
 # A workflow's change may start other workflows, whose changes may start others: this deep.
 MAX_CHAIN_DEPTH = 3
 _MAX_BACKOFF = 3600.0
+_POISON_ATTEMPTS = 12
 _UNKNOWN_OUTCOME = ("The worker running this non-idempotent action was lost; whether it took "
                     "effect is unknown, so it is not retried")
 
@@ -298,9 +299,16 @@ class Engine:
 
     async def _execute_one(self, claimed: Claimed) -> tuple[bool, Claimed | None]:
         spec = find_action(claimed.action)
-        if spec is None or spec.builtin:
-            return await self._complete(claimed, None, time.perf_counter())
         started = time.perf_counter()
+        if spec is None:  # its tool was removed from this build since the workflow was saved
+            return await self._complete(
+                claimed, Outcome("failed", error=f"Unknown action {claimed.action!r}"), started)
+        if claimed.lease_was_lost and claimed.attempt > _POISON_ATTEMPTS:
+            # Retries stop at 10 attempts: beyond that, workers keep dying on this step.
+            return await self._complete(claimed, Outcome("failed", error=(
+                f"Workers were lost {claimed.attempt - 1} times running this step")), started)
+        if spec.builtin:
+            return await self._complete(claimed, None, started)
         if claimed.lease_was_lost and not spec.idempotent:
             return await self._complete(
                 claimed, Outcome("needs_attention", error=_UNKNOWN_OUTCOME), started)
@@ -317,8 +325,11 @@ class Engine:
                     failure = Outcome("failed", error=f"inputs: {exc}")
                 else:
                     # WF-9: stored before anything leaves; retries use these exact inputs.
-                    await session.execute(update(RunStep).where(self._guard(claimed))
-                                          .values(inputs=secrets_registry.scrub_value(inputs)))
+                    stored = await session.execute(
+                        update(RunStep).where(self._guard(claimed))
+                        .values(inputs=secrets_registry.scrub_value(inputs)))
+                    if not getattr(stored, "rowcount", 1):
+                        return False, None  # the lease is gone: not ours to run (WF-4)
             if failure is not None:
                 return await self._complete(claimed, failure, started)
         heartbeat = asyncio.create_task(self._heartbeat(claimed))
@@ -441,6 +452,9 @@ class Engine:
             if isinstance(exc, ApiError) and exc.errors:
                 message = "; ".join(exc.errors)
             return Outcome("failed", error=message)
+        except Exception:  # a bug fails the step (its savepoint undone), not the worker
+            log.exception("builtin_crashed", action=claimed.action, run_id=claimed.run_id)
+            return Outcome("failed", error="The action failed unexpectedly")
         finally:
             orm_events.remove(session.sync_session, "transient_to_pending", tag)
         return Outcome("succeeded", output=result.model_dump(mode="json"))
