@@ -42,3 +42,12 @@ def test_egress_allow_private_parses_cidrs() -> None:
 def test_malformed_variable_is_named_in_the_error(variable: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({variable: value})
+
+
+def test_workflow_lease_seconds(tmp_path: Path) -> None:
+    assert Settings.from_env({"FIRELINE_HOME": str(tmp_path)}).workflow_lease_seconds == 30
+    settings = Settings.from_env({"FIRELINE_HOME": str(tmp_path),
+                                  "FIRELINE_WORKFLOW_LEASE_SECONDS": "5"})
+    assert settings.workflow_lease_seconds == 5
+    with pytest.raises(SettingsError, match="FIRELINE_WORKFLOW_LEASE_SECONDS"):
+        Settings.from_env({"FIRELINE_WORKFLOW_LEASE_SECONDS": "0"})

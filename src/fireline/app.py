@@ -26,6 +26,7 @@ from fireline.settings import Settings
 from fireline.vault.keyring import Keyring, load_keyring
 from fireline.vault.sealing import Vault
 from fireline.web import pages
+from fireline.workflows import views as workflow_views
 
 
 def create_app(
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(account_views.router)
     app.include_router(incident_views.router)
     app.include_router(connection_views.router)
+    app.include_router(workflow_views.router)
     app.include_router(pages.router)
     app.include_router(connection_pages.router)
     return app

@@ -30,11 +30,13 @@ users_app = typer.Typer(no_args_is_help=True, help="Users")
 teams_app = typer.Typer(no_args_is_help=True, help="Teams")
 api_keys_app = typer.Typer(no_args_is_help=True, help="REST API keys")
 keys_app = typer.Typer(no_args_is_help=True, help="Master keys")
+workflows_app = typer.Typer(no_args_is_help=True, help="Incident workflows as code")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(teams_app, name="teams")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(keys_app, name="keys")
+app.add_typer(workflows_app, name="workflows")
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -172,6 +174,37 @@ def keys_rotate(
     except FirelineError as exc:
         _fail(str(exc))
     err.print(f"re-wrapped {count} data keys under master key {vault.active_key.key_id}")
+
+
+@workflows_app.command("apply")
+def workflows_apply(
+    file: Annotated[Path, typer.Option("-f", "--file", help="YAML or JSON definition")],
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Email of the editor (default: the owner)")
+    ] = None,
+) -> None:
+    """Create a workflow, or update the one with the same name (a new version)."""
+    from fireline.workflows import cli_support
+
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror}")
+    workflow_id, version = _in_transaction(
+        _settings(), lambda s: cli_support.apply(session=s, text=text, as_email=as_user))
+    err.print(f"workflow {workflow_id} is at version {version}")
+    typer.echo(workflow_id)
+
+
+@workflows_app.command("export")
+def workflows_export(
+    workflow_id: Annotated[str | None, typer.Argument(help="One workflow (default: all)")] = None,
+) -> None:
+    """Print workflow definitions as YAML (several are separate YAML documents)."""
+    from fireline.workflows import cli_support
+
+    typer.echo(_in_transaction(
+        _settings(), lambda s: cli_support.export(session=s, workflow_id=workflow_id)), nl=False)
 
 
 @app.command()

@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "fireline.core.audit",
     "fireline.connections.models",
     "fireline.incidents.models",
+    "fireline.workflows.models",
 )
 
 

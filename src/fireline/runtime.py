@@ -21,6 +21,7 @@ from fireline.core.logging import get_logger
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring
 from fireline.vault.sealing import Vault
+from fireline.workflows.engine import Engine
 
 log = get_logger("fireline.runtime")
 
@@ -34,7 +35,14 @@ class Job:
 
 def default_jobs(database: Database, tools: Tools) -> list[Job]:
     monitor = Monitor(db=database, tools=tools)
-    return [Job("health_monitor", 30.0, monitor.run_pass)]
+    engine = Engine(db=database, tools=tools,
+                    lease_seconds=float(tools.settings.workflow_lease_seconds))
+    return [
+        Job("health_monitor", 30.0, monitor.run_pass),
+        # Polls every half second; a busy engine drains its backlog within one tick.
+        Job("workflow_engine", 0.5, engine.drain),
+        Job("workflow_sweeper", 30.0, engine.sweep_once),
+    ]
 
 
 @dataclass

@@ -35,6 +35,8 @@ class Settings:
     aws_account_id: str | None = None
     # Fireline's OAuth app at each provider: FIRELINE_<PREFIX>_CLIENT_ID / _CLIENT_SECRET.
     oauth_clients: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # How long a workflow worker's claim on a step lasts without a heartbeat (WF-3).
+    workflow_lease_seconds: int = 30
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,6 +61,7 @@ class Settings:
             ),
             aws_account_id=_aws_account_id(env.get("FIRELINE_AWS_ACCOUNT_ID", "")),
             oauth_clients=_oauth_clients(env),
+            workflow_lease_seconds=_positive_int(env, "FIRELINE_WORKFLOW_LEASE_SECONDS", 30),
             provider_urls={
                 key: value
                 for key, value in env.items()

@@ -227,9 +227,10 @@ async def test_wf6_connect_errors_are_retried_only_for_idempotent_requests(
                           allow_http=True, allow_private=LOOPBACK)
     sleep = FakeSleep()
     async with GuardedClient(policy, sleep=sleep) as client:
-        with pytest.raises(TransientError, match="cannot connect"):
+        with pytest.raises(TransientError, match="cannot connect") as caught:
             await client.request("POST", f"http://127.0.0.1:{port}/", idempotent=idempotent)
     assert len(sleep.calls) == sleeps
+    assert caught.value.outcome_unknown is False  # nothing was sent
 
 
 async def test_timeouts_are_transient(http_server: LocalServer) -> None:
@@ -239,9 +240,10 @@ async def test_timeouts_are_transient(http_server: LocalServer) -> None:
 
     http_server.routes["/slow"] = stall
     async with _http_client(http_server, timeout=httpx.Timeout(0.2)) as client:
-        with pytest.raises(TransientError, match="timed out"):
+        with pytest.raises(TransientError, match="timed out") as caught:
             await client.request("GET", f"http://127.0.0.1:{http_server.port}/slow",
                                  idempotent=True)
+    assert caught.value.outcome_unknown is True  # WF-6: it may have been processed
 
 
 @pytest.mark.parametrize(
@@ -269,6 +271,19 @@ async def test_statuses_map_to_errors_with_a_scrubbed_excerpt(
     assert len(message) < 300
     assert sleep.calls == []  # only 429 and 503 are retried here
     assert len(http_server.requests) == 1
+    if isinstance(caught.value, TransientError):  # WF-6: a 5xx may follow the effect
+        assert caught.value.outcome_unknown is True
+
+
+async def test_wf6_busy_answers_say_the_request_was_not_processed(
+    http_server: LocalServer
+) -> None:
+    http_server.routes["/"] = lambda request: (503, [], b"busy")
+    async with _http_client(http_server, sleep=FakeSleep()) as client:
+        with pytest.raises(TransientError) as caught:
+            await client.request("POST", f"http://127.0.0.1:{http_server.port}/",
+                                 idempotent=False)
+    assert caught.value.outcome_unknown is False
 
 
 async def test_ca_bundle_is_trusted_in_addition_to_the_defaults(

@@ -117,9 +117,16 @@ class CredentialError(IntegrationError):
 
 
 class TransientError(IntegrationError):
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    """`outcome_unknown`: the request may have reached the tool and taken effect (a timeout
+    after sending, a dropped connection, a gateway error) — WF-6 forbids retrying a
+    non-idempotent action blindly then."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, outcome_unknown: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
 
 
 class PermanentError(IntegrationError):

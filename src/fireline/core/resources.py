@@ -13,6 +13,7 @@ _COLLECTIONS = {
     "log_entry": "log_entries",
     "priority": "priorities",
     "escalation_policy": "escalation_policies",
+    "incident_workflow": "incident_workflows",
 }
 
 

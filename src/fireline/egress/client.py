@@ -213,10 +213,13 @@ class GuardedClient:
                 raise TransientError(f"{_describe(request)}: cannot connect") from None
             except httpx.TimeoutException:
                 # WF-6: the request may have been processed; the caller decides about retries.
-                raise TransientError(f"{_describe(request)}: timed out") from None
+                raise TransientError(
+                    f"{_describe(request)}: timed out", outcome_unknown=True
+                ) from None
             except httpx.TransportError as exc:
                 raise TransientError(
-                    f"{_describe(request)}: connection failed ({type(exc).__name__})"
+                    f"{_describe(request)}: connection failed ({type(exc).__name__})",
+                    outcome_unknown=True,
                 ) from None
             if response.status_code in _RETRY_STATUSES and not last:
                 delay = retry_after(response.headers)
@@ -282,7 +285,12 @@ def _error_for(request: httpx.Request, response: httpx.Response) -> IntegrationE
     if status in (401, 403):
         error = CredentialError(message)
     elif status == 429 or status >= 500:
-        error = TransientError(message, retry_after=retry_after(response.headers))
+        # 429 and 503 say the request was not processed; other 5xx leave it unknown (WF-6).
+        error = TransientError(
+            message,
+            retry_after=retry_after(response.headers),
+            outcome_unknown=status not in (429, 503),
+        )
     else:
         error = PermanentError(message)
     error.response = response

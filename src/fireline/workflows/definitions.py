@@ -1,0 +1,248 @@
+"""The workflow definition format (DESIGN "Workflows"), one for the API, the CLI and the UI.
+
+    name, description, enabled, timeout_seconds
+    trigger: {type: manual} | {type: conditional, on: [...], condition: "...", services: [...]}
+    run_permission: {type: everyone} | {type: teams, teams: [team ids]}
+    steps: [{id, action, connection, with, needs, timeout_seconds, retry}]
+
+Validation refuses: unknown actions, unknown or ill-typed inputs (a templated value is
+checked when it is rendered, at run time), templates or conditions that do not parse,
+duplicate step ids, `needs` naming unknown steps, and cycles. A step without `needs` follows
+the step before it; `needs: []` starts a parallel branch at the beginning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fireline.core.errors import InvalidInputError
+from fireline.integrations import registry
+from fireline.workflows import templates
+from fireline.workflows.builtins import BUILTINS
+
+EVENT_KINDS = (
+    "incident.triggered", "incident.acknowledged", "incident.resolved",
+    "incident.priority_changed", "incident.note_added",
+)
+EventKind = Literal[
+    "incident.triggered", "incident.acknowledged", "incident.resolved",
+    "incident.priority_changed", "incident.note_added",
+]
+BUILTIN_PREFIX = "fireline"
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Retry(_Closed):
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    backoff: float = Field(default=2.0, ge=0, le=3600, description="First delay, in seconds")
+
+
+class Step(_Closed):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    action: str = Field(min_length=3, max_length=120)
+    connection: str = Field(default="default", min_length=1, max_length=20)
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    needs: list[str] | None = None
+    timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    retry: Retry = Field(default_factory=Retry)
+
+
+class ManualTrigger(_Closed):
+    type: Literal["manual"]
+
+
+class ConditionalTrigger(_Closed):
+    type: Literal["conditional"]
+    on: list[EventKind] = Field(min_length=1)
+    condition: str | None = Field(default=None, max_length=2000)
+    services: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _condition_parses(self) -> ConditionalTrigger:
+        if self.condition:
+            try:
+                templates.compile_condition(self.condition)
+            except templates.TemplateFailure as exc:
+                raise ValueError(f"condition does not parse: {exc}") from None
+        return self
+
+
+Trigger = Annotated[ManualTrigger | ConditionalTrigger, Field(discriminator="type")]
+
+
+class RunPermission(_Closed):
+    type: Literal["everyone", "teams"] = "everyone"
+    teams: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _teams_given(self) -> RunPermission:
+        if self.type == "teams" and not self.teams:
+            raise ValueError("teams: name at least one team")
+        return self
+
+
+class Definition(_Closed):
+    name: str = Field(min_length=1, max_length=255)
+    description: str = Field(default="", max_length=10_000)
+    enabled: bool = True
+    trigger: Trigger = Field(default_factory=lambda: ManualTrigger(type="manual"))
+    run_permission: RunPermission = Field(default_factory=RunPermission)
+    timeout_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
+    steps: list[Step] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _graph_is_sound(self) -> Definition:
+        ids = [step.id for step in self.steps]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError("duplicate step ids: " + ", ".join(duplicates))
+        for step in self.steps:
+            for need in step.needs or []:
+                if need not in ids:
+                    raise ValueError(f"step {step.id!r} needs unknown step {need!r}")
+        _check_acyclic(self)
+        return self
+
+    def needs_of(self, step: Step) -> list[str]:
+        if step.needs is not None:
+            return list(step.needs)
+        index = self.steps.index(step)
+        return [self.steps[index - 1].id] if index else []
+
+
+def _check_acyclic(definition: Definition) -> None:
+    edges = {step.id: definition.needs_of(step) for step in definition.steps}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        if state.get(node) == 2:
+            return
+        if state.get(node) == 1:
+            cycle = [*path[path.index(node):], node]
+            raise ValueError("needs form a cycle: " + " -> ".join(cycle))
+        state[node] = 1
+        for need in edges[node]:
+            visit(need, [*path, node])
+        state[node] = 2
+
+    for node in edges:
+        visit(node, [])
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What the engine needs to know about an action, built-in or integration."""
+
+    key: str
+    input: type[BaseModel]
+    idempotent: bool
+    builtin: bool
+    integration: str | None
+
+
+def find_action(key: str) -> ActionSpec | None:
+    slug, _, name = key.partition(".")
+    if slug == BUILTIN_PREFIX:
+        builtin = BUILTINS.get(name)
+        if builtin is None:
+            return None
+        return ActionSpec(key, builtin.input, builtin.idempotent, True, None)
+    integration = registry.get(slug)
+    action = integration.action(name) if integration else None
+    if action is None:
+        return None
+    return ActionSpec(key, action.input, action.idempotent, False, slug)
+
+
+def _errors(exc: ValidationError, prefix: str) -> list[str]:
+    out = []
+    for item in exc.errors(include_input=False, include_url=False):
+        location = ".".join(str(part) for part in item["loc"])
+        out.append(f"{prefix}{'.' + location if location else ''}: {item['msg']}")
+    return out
+
+
+def _check_inputs(step: Step, spec: ActionSpec) -> list[str]:
+    prefix = f"steps.{step.id}.with"
+    try:
+        templates.check_syntax(step.with_)
+    except templates.TemplateFailure as exc:
+        return [f"{prefix}: template does not parse: {exc}"]
+    templated = {key for key, value in step.with_.items() if templates.is_templated(value)}
+    fixed = {key: value for key, value in step.with_.items() if key not in templated}
+    try:
+        spec.input.model_validate(fixed)
+    except ValidationError as exc:
+        errors = []
+        for item in exc.errors(include_input=False, include_url=False):
+            if item["loc"] and item["loc"][0] in templated:
+                continue  # rendered at run time, checked then
+            location = ".".join(str(part) for part in item["loc"])
+            errors.append(f"{prefix}{'.' + location if location else ''}: {item['msg']}")
+        return errors
+    return []
+
+
+def parse(data: Mapping[str, Any]) -> Definition:
+    """Validates a definition; every problem is listed in one InvalidInputError."""
+    try:
+        definition = Definition.model_validate(dict(data))
+    except ValidationError as exc:
+        raise InvalidInputError("Invalid workflow definition",
+                                errors=_errors(exc, "incident_workflow")) from None
+    errors = []
+    for step in definition.steps:
+        spec = find_action(step.action)
+        if spec is None:
+            errors.append(f"steps.{step.id}.action: unknown action {step.action!r}")
+            continue
+        if spec.builtin and step.connection != "default":
+            errors.append(f"steps.{step.id}.connection: built-in actions take no connection")
+        errors.extend(_check_inputs(step, spec))
+    if errors:
+        raise InvalidInputError("Invalid workflow definition", errors=errors)
+    return definition
+
+
+def stored(definition: Definition) -> dict[str, Any]:
+    """The JSON kept in a version row and shown by the API (the `with` key, as written)."""
+    return definition.model_dump(mode="json", by_alias=True)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 reads the trigger's `on:` key (and
+    yes/no/off) as booleans — the trap GitHub Actions files are known for."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def load_text(text: str) -> Mapping[str, Any]:
+    """YAML or JSON (JSON is YAML): a mapping, or InvalidInputError."""
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"Not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError("A workflow definition is a mapping")
+    return data
+
+
+def dump_text(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)

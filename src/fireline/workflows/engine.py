@@ -1,0 +1,615 @@
+"""The workflow engine: the outbox relay, step workers and the deadline sweeper ("Nothing
+lost", WF-1..9).
+
+- Relay: claims outbox events (`outbox.claim`) and, in the same transaction that marks them
+  processed, creates a run for every enabled conditional workflow whose trigger matches
+  (WF-1); the unique (workflow, event) pair makes a replay create nothing (WF-2). A
+  workflow's own changes never trigger that same workflow again (no loops).
+- Workers claim runnable steps with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
+  single writer serializes claimers) and heartbeat it while the action runs. A step whose
+  lease expired is claimed again by anyone (WF-3) — unless its action is not idempotent:
+  its outcome is unknown, so it is parked as `needs_attention` (WF-6).
+- Completion is one guarded `UPDATE ... WHERE lease_owner = me AND attempt = n AND status =
+  'running'`: a stale worker's late result changes nothing and is dropped (WF-4).
+- Inputs are rendered once and persisted before the first external call (WF-9); the action
+  gets the idempotency key `run_id:step_id` (WF-5). Built-in actions run inside the
+  completion transaction, so their effect commits exactly once with the step's success.
+- Failures: TransientError is retried with exponential back-off and full jitter, never
+  sooner than its `retry_after` (WF-8); CredentialError is not retried and marks the
+  connection Unhealthy; a non-idempotent action that timed out after sending parks the
+  step as `needs_attention` (WF-6). ACL-3: before an integration step runs, the workflow's
+  last editor must still be allowed to select the connection; otherwise the step fails and
+  an audit event says why.
+- Every action run against a tool writes an audit event (AUD-1); every step's end and the
+  run's end are written to the incident's timeline; outputs are scrubbed of registered
+  secrets and capped.
+- Sweeper: a run past its deadline is failed with a reason (WF-7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy import event as orm_events
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fireline.accounts.models import User
+from fireline.connections import health
+from fireline.connections.models import Connection
+from fireline.connections.tools import Tools, parse_networks
+from fireline.core import audit
+from fireline.core.clock import utcnow
+from fireline.core.db import Database, dialect_name
+from fireline.core.errors import (
+    ApiError,
+    CredentialError,
+    IntegrationError,
+    TransientError,
+)
+from fireline.core.ids import new_token
+from fireline.core.logging import get_logger
+from fireline.core.redaction import registry as secrets_registry
+from fireline.egress.retry import backoff
+from fireline.incidents import outbox, timeline
+from fireline.incidents.models import Incident, OutboxEvent
+from fireline.integrations import registry
+from fireline.vault.sealing import VaultError
+from fireline.workflows import runs, service, templates
+from fireline.workflows.builtins import BUILTINS, BuiltinContext
+from fireline.workflows.definitions import Definition, Step, find_action
+from fireline.workflows.models import RUN_TERMINAL, Run, RunStep, Workflow, WorkflowVersion
+
+log = get_logger("fireline.workflows.engine")
+
+OUTPUT_CAP_BYTES = 64 * 1024
+# A workflow's change may start other workflows, whose changes may start others: this deep.
+MAX_CHAIN_DEPTH = 3
+_MAX_BACKOFF = 3600.0
+_POISON_ATTEMPTS = 12
+_UNKNOWN_OUTCOME = ("The worker running this non-idempotent action was lost; whether it took "
+                    "effect is unknown, so it is not retried")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    run_id: str
+    step_id: str
+    attempt: int
+    action: str
+    inputs: dict[str, Any] | None
+    # The previous lease expired: a worker died (or stalled) mid-step.
+    lease_was_lost: bool
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded | retry | failed | needs_attention
+    output: Any = None
+    error: str | None = None
+    retry_after: float | None = None
+    connection_id: str | None = None
+    unhealthy: bool = False
+    audit_outcome: str | None = None  # set for actions run against a tool (AUD-1)
+
+
+@dataclass
+class Context:
+    run: Run
+    workflow: Workflow
+    definition: Definition
+    step: Step
+    incident: Incident | None
+
+
+def cap_output(value: Any) -> Any:
+    """Scrubs registered secrets and keeps the JSON under OUTPUT_CAP_BYTES, shortening the
+    longest lists first so that small fields (`total`) stay usable by later steps."""
+    value = secrets_registry.scrub_value(value)
+    size = len(json.dumps(value, default=str))
+    if size <= OUTPUT_CAP_BYTES:
+        return value
+    if isinstance(value, dict):
+        trimmed = dict(value)
+        while len(json.dumps(trimmed, default=str)) > OUTPUT_CAP_BYTES:
+            lists = [key for key, item in trimmed.items() if isinstance(item, list) and item]
+            if not lists:
+                break
+            longest = max(lists, key=lambda key: len(json.dumps(trimmed[key], default=str)))
+            trimmed[longest] = trimmed[longest][: len(trimmed[longest]) // 2]
+        trimmed["_truncated"] = True
+        if len(json.dumps(trimmed, default=str)) <= OUTPUT_CAP_BYTES:
+            return trimmed
+    text = json.dumps(value, default=str)
+    return {"_truncated": True, "bytes": size, "preview": text[: OUTPUT_CAP_BYTES // 4]}
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{new_token(4)}"
+
+
+@dataclass
+class Engine:
+    db: Database
+    tools: Tools
+    worker_id: str = field(default_factory=_worker_id)
+    lease_seconds: float = 30.0
+    batch: int = 16
+    clock: Callable[[], datetime] = utcnow
+    random: Callable[[], float] = random.random
+    _definitions: dict[tuple[str, int], Definition] = field(default_factory=dict)
+
+    # Relay --------------------------------------------------------------------------------
+
+    async def relay_once(self, limit: int = 100) -> int:
+        """Turns pending outbox events into runs; returns how many events it consumed."""
+        async with self.db.transaction() as session:
+            events = await outbox.claim(session=session, limit=limit)
+            if not events:
+                return 0
+            workflows = [
+                workflow for workflow in await session.scalars(
+                    select(Workflow).where(Workflow.enabled.is_(True)))
+                if workflow.trigger.get("type") == "conditional"
+            ]
+            if not workflows:
+                return len(events)
+            present = set(await session.scalars(select(Incident.id).where(
+                Incident.id.in_({event.incident_id for event in events}))))
+            now = self.clock()
+            for event in events:
+                if event.incident_id not in present:
+                    continue
+                for workflow in workflows:
+                    if self._matches(workflow, event):
+                        definition = await self._definition(
+                            session, workflow.id, workflow.current_version)
+                        await runs.create_run(
+                            session=session, workflow=workflow, definition=definition,
+                            incident_id=event.incident_id, trigger_event_id=event.id, now=now)
+            return len(events)
+
+    @staticmethod
+    def _matches(workflow: Workflow, event: OutboxEvent) -> bool:
+        trigger = workflow.trigger
+        if event.kind not in trigger.get("on", []):
+            return False
+        origin = event.payload.get("origin", {})
+        if origin.get("workflow_id") == workflow.id:
+            return False  # its own change: running again would loop
+        if int(origin.get("depth", 0)) >= MAX_CHAIN_DEPTH:
+            return False  # workflows triggering each other in a ring stop here
+        snapshot = event.payload.get("incident", {})
+        services = trigger.get("services") or []
+        if services and snapshot.get("service_id") not in services:
+            return False
+        return templates.condition_holds(trigger.get("condition"), snapshot)
+
+    async def _definition(self, session: AsyncSession, workflow_id: str, version: int
+                          ) -> Definition:
+        key = (workflow_id, version)
+        if key not in self._definitions:  # versions are immutable: safe to keep
+            row = await session.get(WorkflowVersion, key)
+            assert row is not None
+            self._definitions[key] = Definition.model_validate(row.definition)
+        return self._definitions[key]
+
+    # Claiming -----------------------------------------------------------------------------
+
+    async def claim(self, limit: int | None = None) -> list[Claimed]:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            statement = (
+                select(RunStep)
+                .where(or_(
+                    and_(RunStep.status == "ready", RunStep.next_attempt_at <= now),
+                    and_(RunStep.status == "running", RunStep.lease_expires_at < now),
+                ))
+                .order_by(RunStep.next_attempt_at, RunStep.run_id, RunStep.position)
+                .limit(limit or self.batch)
+            )
+            if dialect_name(session) == "postgresql":
+                statement = statement.with_for_update(skip_locked=True)
+            steps = list(await session.scalars(statement))
+            claimed = []
+            for step in steps:
+                lost = step.status == "running"
+                self._lease(step, now)
+                claimed.append(Claimed(step.run_id, step.step_id, step.attempt, step.action,
+                                       step.inputs, lost))
+        return claimed
+
+    def _lease(self, step: RunStep, now: datetime) -> None:
+        step.status, step.attempt = "running", step.attempt + 1
+        step.lease_owner = self.worker_id
+        step.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
+        step.started_at = step.started_at or now
+
+    def _holds(self, step: RunStep, claimed: Claimed) -> bool:
+        return (step.lease_owner == self.worker_id and step.attempt == claimed.attempt
+                and step.status == "running")
+
+    def _guard(self, claimed: Claimed) -> Any:
+        return and_(
+            RunStep.run_id == claimed.run_id, RunStep.step_id == claimed.step_id,
+            RunStep.lease_owner == self.worker_id, RunStep.attempt == claimed.attempt,
+            RunStep.status == "running",
+        )
+
+    async def extend_lease(self, claimed: Claimed) -> bool:
+        """One heartbeat; False when the lease is no longer this worker's."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(RunStep).where(self._guard(claimed)).values(
+                    lease_expires_at=self.clock() + timedelta(seconds=self.lease_seconds)))
+        return bool(getattr(result, "rowcount", 1))
+
+    async def _heartbeat(self, claimed: Claimed) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            if not await self.extend_lease(claimed):
+                return  # lost the lease: the result will be dropped at completion
+
+    # Running ------------------------------------------------------------------------------
+
+    async def _context(self, session: AsyncSession, claimed: Claimed) -> Context | None:
+        run = await session.get(Run, claimed.run_id)
+        if run is None:
+            return None
+        workflow = await session.get(Workflow, run.workflow_id)
+        if workflow is None:
+            return None
+        definition = await self._definition(session, run.workflow_id, run.version)
+        step = next(item for item in definition.steps if item.id == claimed.step_id)
+        incident = await session.get(Incident, run.incident_id)
+        return Context(run, workflow, definition, step, incident)
+
+    async def _render(self, session: AsyncSession, ctx: Context,
+                      steps: dict[str, RunStep] | None = None) -> dict[str, Any]:
+        if steps is None:
+            steps = await runs.load_steps(session, ctx.run.id)
+        scope = {
+            "incident": outbox.snapshot(ctx.incident) if ctx.incident else {},
+            "steps": {sid: {"status": item.status, "output": item.output}
+                      for sid, item in steps.items()},
+            "run": {"id": ctx.run.id},
+            "workflow": {"id": ctx.workflow.id, "name": ctx.workflow.name},
+        }
+        rendered = templates.render(ctx.step.with_, scope)
+        assert isinstance(rendered, dict)
+        return rendered
+
+    async def execute(self, claimed: Claimed) -> bool:
+        """Runs a claimed step to its recorded end, then the steps of its run that this made
+        runnable, while there are any; False when the first step's result was dropped."""
+        recorded, following = await self._execute_one(claimed)
+        while following is not None:
+            _, following = await self._execute_one(following)
+        return recorded
+
+    async def _execute_one(self, claimed: Claimed) -> tuple[bool, Claimed | None]:
+        spec = find_action(claimed.action)
+        started = time.perf_counter()
+        if spec is None:  # its tool was removed from this build since the workflow was saved
+            return await self._complete(
+                claimed, Outcome("failed", error=f"Unknown action {claimed.action!r}"), started)
+        if claimed.lease_was_lost and claimed.attempt > _POISON_ATTEMPTS:
+            # Retries stop at 10 attempts: beyond that, workers keep dying on this step.
+            return await self._complete(claimed, Outcome("failed", error=(
+                f"Workers were lost {claimed.attempt - 1} times running this step")), started)
+        if spec.builtin:
+            return await self._complete(claimed, None, started)
+        if claimed.lease_was_lost and not spec.idempotent:
+            return await self._complete(
+                claimed, Outcome("needs_attention", error=_UNKNOWN_OUTCOME), started)
+        inputs = claimed.inputs
+        if inputs is None:
+            async with self.db.transaction() as session:
+                ctx = await self._context(session, claimed)
+                if ctx is None:
+                    return False, None
+                failure: Outcome | None = None
+                try:
+                    inputs = await self._render(session, ctx)
+                except templates.TemplateFailure as exc:
+                    failure = Outcome("failed", error=f"inputs: {exc}")
+                else:
+                    # WF-9: stored before anything leaves; retries use these exact inputs.
+                    stored = await session.execute(
+                        update(RunStep).where(self._guard(claimed))
+                        .values(inputs=secrets_registry.scrub_value(inputs)))
+                    if not getattr(stored, "rowcount", 1):
+                        return False, None  # the lease is gone: not ours to run (WF-4)
+            if failure is not None:
+                return await self._complete(claimed, failure, started)
+        heartbeat = asyncio.create_task(self._heartbeat(claimed))
+        try:
+            outcome = await self._run_integration(claimed, inputs or {})
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        return await self._complete(claimed, outcome, started)
+
+    async def _run_integration(self, claimed: Claimed, inputs: dict[str, Any]) -> Outcome:
+        spec = find_action(claimed.action)
+        assert spec is not None and spec.integration is not None
+        integration = registry.get(spec.integration)
+        assert integration is not None
+        action = integration.action(claimed.action.partition(".")[2])
+        assert action is not None
+        async with self.db.session() as session:
+            ctx = await self._context(session, claimed)
+            if ctx is None:
+                return Outcome("failed", error="the run no longer exists")
+            editor_id = ctx.workflow.updated_by_id or ctx.workflow.created_by_id
+            editor_user = await session.get(User, editor_id) if editor_id else None
+            found = await service.resolve_connection(
+                session=session, integration=integration.slug, reference=ctx.step.connection)
+            if found is None:
+                return Outcome("failed", error=(
+                    f"No {integration.title} connection "
+                    + ("is the default" if ctx.step.connection == "default"
+                       else f"{ctx.step.connection!r}")))
+            connection, team_ids = found
+            # ACL-3: checked again now, against the workflow's last editor.
+            editor = await service.editor_for(session=session, user=editor_user
+                                              ) if editor_user else None
+            if editor is None or not editor.may_select(team_ids):
+                return Outcome("failed", connection_id=connection.id, audit_outcome="denied",
+                               error=f"The workflow's last editor may not use connection "
+                                     f"{connection.id!r} (ACL-3)")
+            try:
+                config = integration.config.model_validate(connection.configuration)
+                secrets = integration.secrets.model_validate(self.tools.unseal_secrets(connection))
+            except VaultError:
+                return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
+                               error="The connection's stored credentials cannot be read")
+            except ValidationError:
+                return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
+                               error="The connection's stored configuration is not valid")
+        try:
+            data = action.input.model_validate(inputs)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                for item in exc.errors(include_input=False, include_url=False))
+            return Outcome("failed", connection_id=connection.id, error=f"inputs: {problems}")
+        base = Outcome("failed", connection_id=connection.id, audit_outcome="failure")
+        try:
+            async with self.tools.context(
+                integration, connection_id=connection.id, config=config, secrets=secrets,
+                external_id=connection.external_id,
+                allow_private=parse_networks(list(connection.allow_private)),
+                idempotency_key=f"{claimed.run_id}:{claimed.step_id}",  # WF-5
+            ) as tool:
+                result: BaseModel = await asyncio.wait_for(
+                    action.run(tool, data), ctx.step.timeout_seconds)
+        except TimeoutError:
+            base.error = f"No result within {ctx.step.timeout_seconds} seconds"
+            base.status = "retry" if action.idempotent else "needs_attention"  # WF-6
+        except CredentialError as exc:
+            base.error, base.unhealthy = str(exc), True  # WF-8: not retried
+        except TransientError as exc:
+            base.error, base.retry_after = str(exc), exc.retry_after
+            unknown = exc.outcome_unknown and not action.idempotent
+            base.status = "needs_attention" if unknown else "retry"  # WF-6
+        except IntegrationError as exc:
+            base.error = str(exc) or type(exc).__name__
+        except Exception:  # an integration bug fails the step, not the worker
+            log.exception("action_crashed", action=claimed.action, run_id=claimed.run_id)
+            base.error = "The action failed unexpectedly"
+        else:
+            return Outcome("succeeded", output=result.model_dump(mode="json"),
+                           connection_id=connection.id, audit_outcome="success")
+        return base
+
+    async def _run_builtin(
+        self, session: AsyncSession, ctx: Context, claimed: Claimed, inputs: dict[str, Any]
+    ) -> Outcome:
+        builtin = BUILTINS[claimed.action.partition(".")[2]]
+        if ctx.incident is None:
+            return Outcome("failed", error="The incident no longer exists")
+        user_id = ctx.run.started_by_id or ctx.workflow.updated_by_id or ctx.workflow.created_by_id
+        user = await session.get(User, user_id) if user_id else None
+        if user is None:
+            return Outcome("failed", error="No user to act for (the workflow's editor is gone)")
+        try:
+            data = builtin.input.model_validate(inputs)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                for item in exc.errors(include_input=False, include_url=False))
+            return Outcome("failed", error=f"inputs: {problems}")
+        agent = runs.workflow_agent(ctx.workflow.id, ctx.workflow.name)
+        # Events this run causes carry their origin: the relay lets no workflow trigger
+        # itself, and no chain of workflows grow past MAX_CHAIN_DEPTH. They are tagged as
+        # they are added, before their INSERT.
+        origin = {"workflow_id": ctx.workflow.id, "run_id": ctx.run.id,
+                  "depth": await self._depth(session, ctx.run) + 1}
+
+        def tag(_session: Any, obj: object) -> None:
+            if isinstance(obj, OutboxEvent):
+                obj.payload = {**obj.payload, "origin": origin}
+
+        orm_events.listen(session.sync_session, "transient_to_pending", tag)
+        try:
+            async with session.begin_nested():
+                result = await builtin.run(BuiltinContext(session, ctx.incident, user, agent),
+                                           data)
+                await session.flush()
+        except (IntegrationError, ApiError) as exc:
+            message = exc.message if isinstance(exc, ApiError) else str(exc)
+            if isinstance(exc, ApiError) and exc.errors:
+                message = "; ".join(exc.errors)
+            return Outcome("failed", error=message)
+        except Exception:  # a bug fails the step (its savepoint undone), not the worker
+            log.exception("builtin_crashed", action=claimed.action, run_id=claimed.run_id)
+            return Outcome("failed", error="The action failed unexpectedly")
+        finally:
+            orm_events.remove(session.sync_session, "transient_to_pending", tag)
+        return Outcome("succeeded", output=result.model_dump(mode="json"))
+
+    @staticmethod
+    async def _depth(session: AsyncSession, run: Run) -> int:
+        """How many workflow runs led to this one's trigger (0: a person or a tool)."""
+        if run.trigger_event_id is None:
+            return 0
+        event = await session.get(OutboxEvent, run.trigger_event_id)
+        origin = event.payload.get("origin", {}) if event is not None else {}
+        return int(origin.get("depth", 0))
+
+    # Completion ---------------------------------------------------------------------------
+
+    async def _complete(self, claimed: Claimed, outcome: Outcome | None, started: float
+                        ) -> tuple[bool, Claimed | None]:
+        """Records the outcome (guarded, WF-4) and settles the run; returns whether it was
+        recorded and, when the run has a next step due now, that step — already leased to
+        this worker in the same transaction, which saves a claim round trip per step."""
+        async with self.db.transaction() as session:
+            run = await runs.lock_run(session, claimed.run_id)
+            if run is None:
+                return False, None
+            # Locked (PostgreSQL) and read once: the guard, the inputs' scope, settling and
+            # the next lease all work from these rows.
+            steps = await runs.load_steps(session, run.id, lock=True)
+            step = steps.get(claimed.step_id)
+            if step is None or not self._holds(step, claimed) or run.status in RUN_TERMINAL:
+                log.info("stale_result_dropped", run_id=claimed.run_id, step_id=claimed.step_id,
+                         attempt=claimed.attempt)  # WF-4
+                return False, None
+            ctx = await self._context(session, claimed)
+            if ctx is None:
+                return False, None
+            if outcome is None:  # built-in: render and run here, inside this transaction
+                try:
+                    inputs = step.inputs if step.inputs is not None else await self._render(
+                        session, ctx, steps)
+                except templates.TemplateFailure as exc:
+                    outcome = Outcome("failed", error=f"inputs: {exc}")
+                else:
+                    outcome = await self._run_builtin(session, ctx, claimed, inputs)
+                    step.inputs = secrets_registry.scrub_value(inputs)
+            now = self.clock()
+            if run.status == "queued":
+                run.status, run.started_at = "running", step.started_at or now
+            self._record(session, ctx, step, outcome, now, started)
+            if outcome.unhealthy and outcome.connection_id:  # WF-8
+                connection = await session.get(Connection, outcome.connection_id)
+                if connection is not None:
+                    health.apply(session, connection, health.Outcome(
+                        False, step.error or "credentials refused", 0, now), trigger="workflow")
+            if step.status == "ready":
+                return True, None  # a retry is scheduled; the run goes on later
+            self._tell_timeline(session, ctx, step)
+            await runs.settle(session=session, run=run, definition=ctx.definition,
+                              workflow_name=ctx.workflow.name, now=now, steps=steps)
+            following = self._lease_next(run, steps, now)
+        return True, following
+
+    def _lease_next(self, run: Run, steps: dict[str, RunStep], now: datetime
+                    ) -> Claimed | None:
+        if run.status in RUN_TERMINAL:
+            return None
+        due = [step for step in steps.values() if step.status == "ready"
+               and step.next_attempt_at is not None and step.next_attempt_at <= now]
+        if not due:
+            return None
+        step = min(due, key=lambda item: item.position)
+        self._lease(step, now)
+        return Claimed(step.run_id, step.step_id, step.attempt, step.action, step.inputs, False)
+
+    def _record(self, session: AsyncSession, ctx: Context, step: RunStep, outcome: Outcome,
+                now: datetime, started: float) -> None:
+        step.lease_owner, step.lease_expires_at = None, None
+        step.connection_id = outcome.connection_id or step.connection_id
+        step.duration_ms = int((time.perf_counter() - started) * 1000)
+        if outcome.status == "succeeded":
+            step.status, step.output, step.error = "succeeded", cap_output(outcome.output), None
+        elif outcome.status == "retry" and step.attempt < ctx.step.retry.max_attempts:
+            delay = backoff(step.attempt, base=ctx.step.retry.backoff, cap=_MAX_BACKOFF,
+                            jitter=self.random)
+            delay = max(delay, outcome.retry_after or 0.0)  # WF-8: honour Retry-After
+            step.status, step.next_attempt_at = "ready", now + timedelta(seconds=delay)
+        elif outcome.status == "needs_attention":
+            step.status = "needs_attention"
+        else:
+            step.status = "failed"
+        if outcome.error:
+            step.error = secrets_registry.scrub(outcome.error)[:2000]
+        if step.status != "ready":
+            step.finished_at = now
+        if outcome.audit_outcome is not None:  # AUD-1: every action run against a tool
+            audit.record(
+                session, actor_id=ctx.workflow.updated_by_id,
+                actor=f"workflow:{ctx.workflow.id}", action="workflow.step.run",
+                target_type="connection", target_id=outcome.connection_id,
+                outcome=outcome.audit_outcome, message=step.error,
+                details={"workflow_id": ctx.workflow.id, "run_id": step.run_id,
+                         "step_id": step.step_id, "action": step.action,
+                         "attempt": step.attempt},
+            )
+
+    def _tell_timeline(self, session: AsyncSession, ctx: Context, step: RunStep) -> None:
+        if ctx.incident is None:
+            return
+        summary = (f"Workflow {ctx.workflow.name!r}: step {step.step_id} ({step.action}) "
+                   f"{step.status.replace('_', ' ')}.")
+        if step.error:
+            summary += f" {step.error}"
+        timeline.record(
+            session=session, incident=ctx.incident, type_=runs.STEP_LOG_ENTRY,
+            agent=runs.workflow_agent(ctx.workflow.id, ctx.workflow.name), summary=summary,
+            details=runs.step_summary(ctx.workflow.name, step), at=step.finished_at)
+
+    # Loops --------------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """One round: relay events, claim a batch of due steps and run them."""
+        relayed = await self.relay_once()
+        claimed = await self.claim()
+        if claimed:
+            await asyncio.gather(*(self.execute(item) for item in claimed))
+        return relayed + len(claimed)
+
+    async def drain(self, max_rounds: int = 10_000) -> int:
+        """Runs rounds until nothing is due now; returns the work done."""
+        total = 0
+        for _ in range(max_rounds):
+            done = await self.run_once()
+            total += done
+            if not done:
+                return total
+        raise RuntimeError("the engine did not drain")
+
+    async def sweep_once(self) -> int:
+        """WF-7: fails runs that are past their deadline; returns how many."""
+        now = self.clock()
+        async with self.db.session() as session:
+            overdue = list(await session.scalars(select(Run.id).where(
+                Run.status.not_in(RUN_TERMINAL), Run.deadline < now).limit(500)))
+        for run_id in overdue:
+            async with self.db.transaction() as session:
+                run = await runs.lock_run(session, run_id)
+                if run is None or run.status in RUN_TERMINAL:
+                    continue
+                workflow = await session.get(Workflow, run.workflow_id)
+                name = workflow.name if workflow else run.workflow_id
+                await session.execute(
+                    update(RunStep).where(RunStep.run_id == run.id,
+                                          RunStep.status.in_(("waiting", "ready", "running")))
+                    .values(status="cancelled", finished_at=now, lease_owner=None))
+                await runs.finish(session=session, run=run, status="failed",
+                                  error="The run passed its deadline", workflow_name=name,
+                                  now=now)
+                log.warning("workflow_run_overdue", run_id=run.id, workflow_id=run.workflow_id)
+        return len(overdue)

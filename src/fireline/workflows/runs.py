@@ -1,0 +1,162 @@
+"""Runs and their steps: creation, settling after a step ends, cancellation.
+
+A run is created with every step in one transaction: steps without `needs` are `ready`,
+the rest `waiting`. After each step reaches an end, `settle` (under the run's row lock)
+readies the steps whose needs all succeeded, skips what can no longer run after a failure,
+and — when nothing is left to run — gives the run its terminal status (WF-7) and writes it
+to the incident's timeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fireline.core.clock import utcnow
+from fireline.core.db import dialect_name, insert_for
+from fireline.core.ids import new_id
+from fireline.incidents import timeline
+from fireline.incidents.models import Incident
+from fireline.incidents.timeline import Agent
+from fireline.workflows.definitions import Definition
+from fireline.workflows.models import RUN_TERMINAL, STEP_TERMINAL, Run, RunStep, Workflow
+
+RUN_LOG_ENTRY = "workflow_run_log_entry"
+STEP_LOG_ENTRY = "workflow_step_log_entry"
+
+
+def workflow_agent(workflow_id: str, name: str) -> Agent:
+    return Agent("incident_workflow_reference", workflow_id, name, "workflow")
+
+
+async def create_run(
+    *, session: AsyncSession, workflow: Workflow, definition: Definition, incident_id: str,
+    trigger_event_id: int | None = None, started_by_id: str | None = None,
+    now: datetime | None = None,
+) -> str | None:
+    """Inserts the run and its steps; None when this event already started this workflow."""
+    now = now or utcnow()
+    run_id = new_id()
+    values = {
+        "id": run_id, "workflow_id": workflow.id, "version": workflow.current_version,
+        "incident_id": incident_id, "status": "queued", "trigger_event_id": trigger_event_id,
+        "started_by_id": started_by_id, "created_at": now,
+        "deadline": now + timedelta(seconds=definition.timeout_seconds),
+    }
+    # WF-2: the unique (workflow_id, trigger_event_id) decides, in the insert itself.
+    inserted = await session.scalar(
+        insert_for(session)(Run).values(values)
+        .on_conflict_do_nothing(index_elements=[Run.workflow_id, Run.trigger_event_id])
+        .returning(Run.id))
+    if inserted is None:
+        return None
+    session.add_all(
+        RunStep(
+            run_id=run_id, step_id=step.id, position=position, action=step.action,
+            status="waiting" if definition.needs_of(step) else "ready", attempt=0,
+            next_attempt_at=now, idempotency_key=f"{run_id}:{step.id}", created_at=now,
+        )
+        for position, step in enumerate(definition.steps)
+    )
+    await session.flush()
+    return run_id
+
+
+async def lock_run(session: AsyncSession, run_id: str) -> Run | None:
+    statement = select(Run).where(Run.id == run_id)
+    if dialect_name(session) == "postgresql":
+        # Two parallel steps finishing at once must not both miss the run's end.
+        statement = statement.with_for_update()
+    return await session.scalar(statement.execution_options(populate_existing=True))
+
+
+async def load_steps(session: AsyncSession, run_id: str, *, lock: bool = False
+                     ) -> dict[str, RunStep]:
+    """The run's steps, fresh from the database; `lock` takes their row locks (PostgreSQL)
+    so that no claimer re-leases one while the caller decides about it."""
+    statement = select(RunStep).where(RunStep.run_id == run_id).execution_options(
+        populate_existing=True)
+    if lock and dialect_name(session) == "postgresql":
+        statement = statement.with_for_update()
+    return {step.step_id: step for step in await session.scalars(statement)}
+
+
+async def settle(
+    *, session: AsyncSession, run: Run, definition: Definition, workflow_name: str,
+    now: datetime | None = None, steps: dict[str, RunStep] | None = None,
+) -> None:
+    now = now or utcnow()
+    if steps is None:
+        steps = await load_steps(session, run.id)
+    broken = any(step.status in ("failed", "needs_attention") for step in steps.values())
+    for spec in definition.steps:
+        step = steps.get(spec.id)
+        if step is None or step.status != "waiting":
+            continue
+        needs = [steps[need] for need in definition.needs_of(spec) if need in steps]
+        if broken or run.status == "cancelled" or any(
+                need.status in STEP_TERMINAL and need.status != "succeeded" for need in needs):
+            step.status, step.finished_at = "skipped", now
+        elif all(need.status == "succeeded" for need in needs):
+            step.status, step.next_attempt_at = "ready", now
+    if broken:
+        for step in steps.values():
+            if step.status == "ready":
+                step.status, step.finished_at = "skipped", now
+    if any(step.status not in STEP_TERMINAL for step in steps.values()):
+        return
+    if run.status in RUN_TERMINAL:
+        return
+    statuses = {step.status for step in steps.values()}
+    if "needs_attention" in statuses:
+        status = "needs_attention"
+    elif "failed" in statuses:
+        status = "failed"
+    elif "cancelled" in statuses:
+        status = "cancelled"
+    else:
+        status = "succeeded"
+    failed = next((s for s in sorted(steps.values(), key=lambda s: s.position)
+                   if s.status in ("failed", "needs_attention")), None)
+    error = f"step {failed.step_id}: {failed.error}" if failed and failed.error else None
+    await finish(session=session, run=run, status=status, error=error,
+                 workflow_name=workflow_name, now=now)
+
+
+async def finish(
+    *, session: AsyncSession, run: Run, status: str, error: str | None, workflow_name: str,
+    now: datetime | None = None,
+) -> None:
+    """Gives the run its terminal status and tells the incident's timeline."""
+    now = now or utcnow()
+    run.status, run.finished_at = status, now
+    run.error = error[:2000] if error else None
+    incident = await session.get(Incident, run.incident_id)
+    if incident is None:
+        return
+    words = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancelled",
+             "needs_attention": "needs attention"}[status]
+    summary = f"Workflow {workflow_name!r} {words}." + (f" {run.error}" if run.error else "")
+    timeline.record(session=session, incident=incident, type_=RUN_LOG_ENTRY,
+                    agent=workflow_agent(run.workflow_id, workflow_name), summary=summary,
+                    details={"run_id": run.id, "status": status}, at=now)
+
+
+async def cancel(*, session: AsyncSession, run: Run, workflow_name: str) -> None:
+    """Stops a run: nothing more is claimed, and a running step's late result is dropped."""
+    if run.status in RUN_TERMINAL:
+        return
+    now = utcnow()
+    await session.execute(
+        update(RunStep).where(RunStep.run_id == run.id, RunStep.status.not_in(STEP_TERMINAL))
+        .values(status="cancelled", finished_at=now, lease_owner=None))
+    await finish(session=session, run=run, status="cancelled", error="cancelled by a user",
+                 workflow_name=workflow_name, now=now)
+
+
+def step_summary(workflow_name: str, step: RunStep) -> dict[str, Any]:
+    return {"run_id": step.run_id, "step_id": step.step_id, "action": step.action,
+            "status": step.status, "attempt": step.attempt}
