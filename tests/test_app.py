@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import Actor
 
@@ -36,3 +37,18 @@ async def test_unknown_route_has_pagerduty_error_shape(client: httpx.AsyncClient
     response = await client.get("/api/nothing-here")
     assert response.status_code == 404
     assert response.json() == {"error": {"message": "Not Found", "code": 2100, "errors": []}}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [("GET", "/api/users/me?query=a%00b", None),
+     ("POST", "/api/services", b'{"service": {"name": "a\\u0000b"}}')],
+)
+async def test_nul_characters_are_refused_with_400(
+    client: httpx.AsyncClient, make_actor, method: str, url: str, body: bytes | None
+) -> None:
+    actor: Actor = await make_actor("admin")
+    response = await client.request(method, url, content=body, headers={
+        **actor.headers, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["errors"] == ["text must not contain NUL characters"]

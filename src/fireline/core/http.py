@@ -64,13 +64,49 @@ class RequestContextMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                await self.app(scope, receive, send_with_id)
+                checked = await _refuse_nul(scope, receive, send_with_id)
+                if checked is not None:
+                    await self.app(scope, checked, send_with_id)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 self.metrics.requests.labels(scope["method"], route, str(status)).inc()
                 self.metrics.latency.labels(scope["method"], route).observe(
                     time.perf_counter() - started
                 )
+
+
+_NUL_FORMS = (b"\x00", b"\\u0000", b"%00")
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    """Text with a NUL character cannot be stored (PostgreSQL refuses it; SQLite would keep it
+    and other tools choke): such a request is answered 400 before any route sees it. Returns
+    the `receive` to use (the body is read here and replayed), or None when answered."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    chunks: list[bytes] = []
+    more = scope["method"] not in {"GET", "HEAD", "OPTIONS", "DELETE"}
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    if any(form in part.lower() for form in _NUL_FORMS
+           for part in (raw_path, scope.get("query_string", b""), body)):
+        error = InvalidInputError(errors=["text must not contain NUL characters"])
+        await JSONResponse(error.body(), status_code=400)(scope, receive, send)
+        return None
+    if not chunks:
+        return receive
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def install_error_handlers(app: FastAPI) -> None:
