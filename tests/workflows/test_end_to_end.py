@@ -76,3 +76,17 @@ async def test_wf1_events_api_trigger_runs_workflow_and_notes_the_incident(
     # The note the workflow added is an incident.note_added event, but it never re-triggers
     # this workflow; a second drain finds nothing more to do.
     assert await engine.drain() == 0
+
+
+async def test_deleting_a_connection_in_use_names_the_workflows(
+    client: httpx.AsyncClient, make_actor
+) -> None:
+    admin: Actor = await make_actor("admin")
+    connection = await es_connection(client, admin, is_default=True)
+    assert (await save_workflow(client, admin, DEFINITION)).status_code == 201
+    url = f"/api/workflows/integrations/elasticsearch/connections/{connection['id']}"
+    refused = await client.delete(url, headers=admin.headers)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["errors"] == ["workflow: Attach error logs"]
+    forced = await client.delete(url, params={"force": "true"}, headers=admin.headers)
+    assert forced.status_code == 204

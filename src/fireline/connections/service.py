@@ -8,7 +8,7 @@ database lock. Where the product text says a failed check stops the save, nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -519,9 +519,21 @@ async def update_connection(
     return Loaded(connection, new_teams)
 
 
+# Who uses a connection (the workflows package registers itself): names of the users.
+UsageFinder = Callable[[AsyncSession, Connection], Awaitable[list[str]]]
+USAGE_FINDERS: list[UsageFinder] = []
+
+
 async def delete_connection(
-    *, db: Database, actor: Actor, integration: Integration, connection_id: str
+    *,
+    db: Database,
+    actor: Actor,
+    integration: Integration,
+    connection_id: str,
+    force: bool = False,
 ) -> None:
+    """Deletion is final. A connection that workflows use is kept unless `force`, and the
+    answer names those workflows; forced, their steps fail clearly when they next run."""
     async with db.transaction() as session:
         loaded = await get_visible(
             session=session,
@@ -530,12 +542,22 @@ async def delete_connection(
             connection_id=connection_id,
             verb=Verb.DELETE,
         )
+        users = [name for find in USAGE_FINDERS for name in await find(session, loaded.connection)]
+        if users and not force:
+            raise ConflictError(
+                "This connection is used by workflows; delete with force=true to delete it anyway",
+                errors=[f"workflow: {name}" for name in users],
+            )
         await session.delete(loaded.connection)
         actor.audit(
             session,
             "connection.delete",
             connection_id,
-            details={"integration": integration.slug, "name": loaded.connection.name},
+            details={
+                "integration": integration.slug,
+                "name": loaded.connection.name,
+                "used_by_workflows": users,
+            },
         )
 
 

@@ -373,9 +373,15 @@ router.add_api_route(
     status_code=204,
     operation_id="deleteWorkflowIntegrationConnection",
 )
-async def delete_connection(connection_id: str, call: ConnectionCall) -> Response:
+async def delete_connection(
+    connection_id: str, call: ConnectionCall, force: bool = False
+) -> Response:
     await service.delete_connection(
-        db=call.db, actor=call.actor, integration=call.integration, connection_id=connection_id
+        force=force,
+        db=call.db,
+        actor=call.actor,
+        integration=call.integration,
+        connection_id=connection_id,
     )
     return Response(status_code=204)
 

@@ -25,6 +25,7 @@ from fireline.accounts.models import Team, TeamMembership, User
 from fireline.accounts.permissions import Principal
 from fireline.accounts.roles import BaseRole, TeamRole
 from fireline.accounts.service import team_roles_of
+from fireline.connections import service as connection_service
 from fireline.connections.access import Verb, allowed
 from fireline.connections.models import Connection, ConnectionTeam
 from fireline.core import audit
@@ -287,3 +288,27 @@ async def cancel_run(
                  action="workflow.run.cancel", target_type="workflow_run", target_id=run.id,
                  request_id=request_id)
     return run
+
+
+async def workflows_using(session: AsyncSession, connection: Connection) -> list[str]:
+    """Names of workflows whose current version has a step on `connection` (by id, or as
+    its tool's default)."""
+    rows = await session.execute(
+        select(Workflow.name, WorkflowVersion.definition)
+        .join(WorkflowVersion, (WorkflowVersion.workflow_id == Workflow.id)
+              & (WorkflowVersion.version == Workflow.current_version))
+        .order_by(Workflow.name))
+    names = []
+    for name, definition in rows:
+        for step in definition.get("steps", []):
+            tool = str(step.get("action", "")).split(".", 1)[0]
+            reference = step.get("connection", "default")
+            if tool == connection.integration and (
+                reference == connection.id or (reference == "default" and connection.is_default)
+            ):
+                names.append(name)
+                break
+    return names
+
+
+connection_service.USAGE_FINDERS.append(workflows_using)
