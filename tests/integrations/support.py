@@ -67,8 +67,6 @@ def serve(app: Any, ca: trustme.CA, tmp: Path, *hostnames: str) -> Iterator[Fake
         ssl_certfile=str(cert_file),
         ssl_keyfile=str(key_file),
         lifespan="off",
-        # Clients of the test may still hold kept-alive connections when the fake stops.
-        timeout_graceful_shutdown=0.2,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
