@@ -17,10 +17,11 @@ from fireline.connections import pages as connection_pages
 from fireline.connections import views as connection_views
 from fireline.connections.tools import Tools
 from fireline.core.db import Database
+from fireline.core.groupcommit import GroupCommit
 from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
 from fireline.core.ratelimit import RateLimiter
 from fireline.egress.transport import Resolver, resolve
-from fireline.incidents import events_views
+from fireline.incidents import events_views, intake
 from fireline.incidents import views as incident_views
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring, load_keyring
@@ -53,6 +54,7 @@ def create_app(
         finally:
             if runtime is not None:
                 await runtime.stop()
+            await app.state.events_intake.close()
             if owns_database:
                 await db.dispose()
 
@@ -72,6 +74,7 @@ def create_app(
                             resolver=resolver)
     app.state.rest_limiter = RateLimiter(settings.rest_rate_limit_per_minute)
     app.state.events_limiter = RateLimiter(settings.events_rate_limit_per_minute)
+    app.state.events_intake = GroupCommit(db, intake.apply_events)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 

@@ -138,3 +138,21 @@ async def test_events_agent_is_the_service_in_log_entries(client: httpx.AsyncCli
     for entry in entries:
         assert entry["agent"]["type"] == "service_reference"
         assert entry["agent"]["id"] == service["id"]
+
+
+async def test_wf2_concurrent_mixed_events_keep_independent_outcomes(
+    client: httpx.AsyncClient, make_actor, db: Database
+) -> None:
+    """Events arriving together share a transaction (group commit); an unknown routing key
+    among them fails alone, and every acknowledged trigger is stored."""
+    key = await _routing_key(client, make_actor)
+    events = [_trigger(key, dedup_key=f"k{n % 3}") for n in range(12)]
+    events.insert(5, _trigger("f" * 32, dedup_key="k0"))
+    responses = await asyncio.gather(*(client.post("/v2/enqueue", json=event)
+                                       for event in events))
+    assert [response.status_code for response in responses] == [202] * 5 + [400] + [202] * 7
+    incidents = await _incidents(db)
+    assert sorted((item.incident_key, item.alert_count) for item in incidents) == [
+        ("k0", 4), ("k1", 4), ("k2", 4)]
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Alert)) == 12

@@ -340,3 +340,12 @@ async def test_validation_errors_are_pagerduty_shaped(client: httpx.AsyncClient,
     assert error["code"] == 2001 and error["errors"]
     missing = await client.get("/api/incidents/PNOPE", headers=admin.headers)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == 2100
+
+
+async def test_nul_characters_in_input_are_a_400_not_a_500(client: httpx.AsyncClient,
+                                                           make_actor) -> None:
+    admin = await make_actor("admin")
+    response = await create_incident(client, admin, "\x00\xda")
+    assert response.status_code in {400, 404}, response.text  # PostgreSQL 400, SQLite 404
+    listed = await client.get("/api/teams", params={"query": "}\x00"}, headers=admin.headers)
+    assert listed.status_code in {200, 400}, listed.text

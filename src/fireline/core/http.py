@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +21,7 @@ from fireline.core.logging import get_logger
 
 log = get_logger("fireline.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_NUL_IN_TEXT = "22021"
 _STATUS_CODES = {400: 2001, 401: 2006, 403: 2010, 404: 2100, 405: 2016, 429: 2020}
 
 
@@ -131,6 +133,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("unhandled_error", path=request.url.path, exc_info=exc)
         body = {"error": {"message": "Internal Server Error", "code": 2000, "errors": []}}
         return JSONResponse(body, status_code=500)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL text cannot hold a NUL character (SQLSTATE 22021): input carrying one
+        # is the client's error, not the server's.
+        if getattr(exc.orig, "sqlstate", None) == _NUL_IN_TEXT:
+            error = InvalidInputError(errors=["Text must not contain NUL characters"])
+            return JSONResponse(error.body(), status_code=400)
+        return await _unexpected(request, exc)
 
 
 def _describe(item: Any) -> str:

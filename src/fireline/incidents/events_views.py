@@ -41,11 +41,10 @@ async def enqueue(request: Request) -> JSONResponse:
              "message": "Requests for this service are arriving too quickly.  Please retry "
                         "later."},
             status_code=429, headers=decision.headers())
-    async with request.app.state.database.transaction() as session:
-        route = await intake.find_route(session=session, routing_key=event.routing_key)
-        if route is None:
-            return _invalid(["Invalid routing key"])
-        dedup_key = await intake.enqueue(session=session, route=route, event=event)
+    # Answered only once the shared transaction holding this event committed.
+    dedup_key = await request.app.state.events_intake.submit(event)
+    if dedup_key is None:
+        return _invalid(["Invalid routing key"])
     return JSONResponse({"status": "success", "message": "Event processed",
                          "dedup_key": dedup_key}, status_code=202)
 

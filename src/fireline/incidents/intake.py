@@ -7,12 +7,16 @@
 - acknowledge / resolve: act on the open incident with that key; with none, the event is
   accepted and changes nothing (PagerDuty does the same).
 - severity → urgency: critical and error are high, warning and info low.
+
+Events are applied in batches (`apply_events`, driven by `core.groupcommit`): concurrent
+requests share one transaction, and each is answered only after it committed.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -30,8 +34,9 @@ from fireline.incidents.timeline import Agent
 # loads no ORM object and constructs no SQL.
 _INCIDENTS = cast(Table, Incident.__table__).c
 _INTEGRATIONS = cast(Table, ServiceIntegration.__table__).c
-_FIND_ROUTE = select(_INTEGRATIONS.id, _INTEGRATIONS.service_id).where(
-    _INTEGRATIONS.routing_key == bindparam("routing_key"))
+_FIND_ROUTES = select(
+    _INTEGRATIONS.id, _INTEGRATIONS.service_id, _INTEGRATIONS.routing_key,
+).where(_INTEGRATIONS.routing_key.in_(bindparam("routing_keys", expanding=True)))
 # Finds the open incident and counts one more alert on it in one statement; the increment
 # is the database's, so concurrent appends never lose one.
 _COUNT_ALERT = (
@@ -100,17 +105,34 @@ class Route:
     service_id: str
 
 
-async def find_route(*, session: AsyncSession, routing_key: str) -> Route | None:
-    row = (await session.execute(_FIND_ROUTE, {"routing_key": routing_key})).first()
-    return Route(row.id, row.service_id) if row else None
+async def find_routes(
+    *, session: AsyncSession, routing_keys: Iterable[str]
+) -> dict[str, Route]:
+    rows = await session.execute(_FIND_ROUTES, {"routing_keys": list(set(routing_keys))})
+    return {row.routing_key: Route(row.id, row.service_id) for row in rows}
 
 
-async def enqueue(*, session: AsyncSession, route: Route, event: Event) -> str:
-    """Applies one event in the caller's transaction and returns its dedup key."""
+async def apply_events(*, session: AsyncSession, items: Sequence[Event]) -> list[str | None]:
+    """Applies events in order in the caller's transaction (one group commit); each result
+    is the event's dedup key, or None for an unknown routing key."""
+    routes = await find_routes(session=session, routing_keys=[item.routing_key for item in items])
+    alerts: list[dict[str, Any]] = []
+    results: list[str | None] = []
+    for event in items:
+        route = routes.get(event.routing_key)
+        results.append(None if route is None else await _apply(session, route, event, alerts))
+    if alerts:  # one statement for the batch's alerts; their incidents exist by now
+        await session.execute(_INSERT_ALERT, alerts)
+    return results
+
+
+async def _apply(
+    session: AsyncSession, route: Route, event: Event, alerts: list[dict[str, Any]]
+) -> str:
     if event.event_action == "trigger":
         assert event.payload is not None
         dedup_key = event.dedup_key or uuid.uuid4().hex
-        await _trigger(session, route, event, event.payload, dedup_key)
+        alerts.append(await _trigger(session, route, event, event.payload, dedup_key))
         return dedup_key
     assert event.dedup_key is not None
     incident = await lifecycle.find_open(
@@ -138,7 +160,8 @@ def _channel(event: Event, route: Route) -> dict[str, Any]:
 
 async def _trigger(
     session: AsyncSession, route: Route, event: Event, payload: Payload, dedup_key: str
-) -> None:
+) -> dict[str, Any]:
+    """Counts the alert on the open incident (opening one if none) and returns its row."""
     incident_id = await _count_alert(session, route.service_id, dedup_key)
     if incident_id is None:
         service = await catalog.get_service(session=session, service_id=route.service_id)
@@ -153,12 +176,12 @@ async def _trigger(
         incident_id = incident.id if incident else await _count_alert(
             session, route.service_id, dedup_key)
         assert incident_id is not None
-    await session.execute(_INSERT_ALERT, {
+    return {
         "id": new_id(), "incident_id": incident_id, "dedup_key": dedup_key,
         "summary": payload.summary, "severity": payload.severity,
         "body": event.model_dump(mode="json", by_alias=True, exclude={"routing_key"}),
         "created_at": utcnow(),
-    })
+    }
 
 
 async def _count_alert(session: AsyncSession, service_id: str, dedup_key: str) -> str | None:
