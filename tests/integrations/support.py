@@ -115,8 +115,10 @@ def _client(integration: Integration, config: Mapping[str, Any],
     destination = integration.destination(integration.config.model_validate(dict(config)))
     policy = EgressPolicy(allowed_hosts=destination.hosts, allowed_ports=destination.ports,
                           allow_private=LOOPBACK)
+    # No kept-alive connections: a fake stopping at the end of a test has none left to
+    # wait for (uvicorn waits for open connections before it exits).
     client = GuardedClient(policy, ca_bundle=ca_bundle(ca), resolver=routing_resolver(routes),
-                           max_attempts=1)
+                           max_attempts=1, limits=httpx.Limits(max_keepalive_connections=0))
     OPEN_CLIENTS.append(client)
     return client
 
