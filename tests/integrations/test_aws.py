@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -11,6 +12,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
+from fireline.connections import external_ids
 from fireline.core.errors import CredentialError, EgressDenied, PermanentError, TransientError
 from fireline.integrations.aws import INTEGRATION
 from fireline.integrations.aws.client import ENDPOINT_SETTING, make_client
@@ -20,10 +22,13 @@ from fireline.integrations.aws.schema import (
     QueryCloudwatchLogsInput,
     QueryCloudwatchLogsOutput,
 )
-from fireline.integrations.aws.setup import new_external_id, setup_info
+from fireline.integrations.aws.setup import setup_info
 from fireline.integrations.base import ToolContext
+from fireline.vault.keyring import Keyring, decode_key
 from tests.integrations.fakes import aws as fake
 from tests.integrations.support import tool_context
+
+KEYRING = Keyring((decode_key(base64.b64encode(bytes(32)).decode(), source="test"),))
 
 CUSTOMER = "111122223333"
 EXTERNAL_ID = "da399432e33cd15616a59a08f523ac65"
@@ -139,7 +144,7 @@ async def test_aws2_verify_assumes_the_role_with_the_external_id(aws: fake.Aws) 
 
 async def test_aws2_wrong_external_id_is_unhealthy(aws: fake.Aws) -> None:
     with pytest.raises(CredentialError, match="AccessDenied"):
-        await INTEGRATION.verify(_ctx(aws, external_id=new_external_id()))
+        await INTEGRATION.verify(_ctx(aws, external_id=external_ids.issue(KEYRING)))
 
 
 async def test_aws2_missing_role_is_unhealthy(aws: fake.Aws) -> None:
@@ -381,10 +386,13 @@ def test_integration_declaration() -> None:
     assert INTEGRATION.secrets.model_fields == {}
 
 
-def test_aws1_external_ids_are_random_32_hex() -> None:
-    ids = {new_external_id() for _ in range(50)}
+def test_aws1_external_ids_are_random_32_hex_and_issued_by_this_server() -> None:
+    ids = {external_ids.issue(KEYRING) for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids)
+    assert all(external_ids.was_issued(KEYRING, value) for value in ids)
+    chosen = "0123456789abcdef0123456789abcdef"  # a user may not pick their own
+    assert not external_ids.was_issued(KEYRING, chosen)
 
 
 def test_setup_info_matches_the_texts_trust_policy() -> None:

@@ -8,14 +8,7 @@ connection input. Fireline's account ID is server configuration (`FIRELINE_AWS_A
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
-
-_EXTERNAL_ID_BYTES = 16  # 32 hex characters, like the text's example
-
-
-def new_external_id() -> str:
-    return secrets.token_hex(_EXTERNAL_ID_BYTES)
 
 
 def trust_policy(account_id: str, external_id: str, partition: str = "aws") -> dict[str, Any]:
