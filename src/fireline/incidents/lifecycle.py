@@ -12,18 +12,20 @@ event, in the caller's transaction. Two rules live in the schema, not in pre-che
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fireline.accounts.models import User
 from fireline.core.clock import isoformat, utcnow
-from fireline.core.db import first_unique, insert_for
+from fireline.core.db import dialect_name, first_unique, insert_for
 from fireline.core.errors import ArgumentsCausedError, InvalidInputError
 from fireline.core.ids import new_id
 from fireline.incidents import catalog, outbox, timeline
@@ -41,16 +43,30 @@ from fireline.incidents.timeline import Agent
 
 DEDUP_CONFLICT = "Open incident with matching dedup key already exists on this service"
 _COUNTER = "incidents"
+_INCIDENT_FIELDS = tuple(column.key for column in Incident.__table__.columns)
+# The hot statements are built once: building them cost more than running them.
+_BUMP = (
+    update(IncidentCounter).where(IncidentCounter.name == _COUNTER)
+    .values(value=IncidentCounter.value + 1).returning(IncidentCounter.value)
+)
+
+
+@functools.cache
+def _insert_incident(dialect: str) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` aimed at the open-key index (WF-2)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(cast(Table, Incident.__table__))
+            .on_conflict_do_nothing(index_elements=["service_id", "incident_key"],
+                                    index_where=OPEN)
+            .returning(Incident.__table__.c.id))
+
+
 async def next_incident_number(session: AsyncSession) -> int:
-    bump = (
-        update(IncidentCounter).where(IncidentCounter.name == _COUNTER)
-        .values(value=IncidentCounter.value + 1).returning(IncidentCounter.value)
-    )
-    number = await session.scalar(bump)
+    number = await session.scalar(_BUMP)
     if number is None:  # first incident ever: create the row, racing creators agree on it
         first = insert_for(session)(IncidentCounter).values(name=_COUNTER, value=0)
         await session.execute(first.on_conflict_do_nothing())
-        number = await session.scalar(bump)
+        number = await session.scalar(_BUMP)
     assert number is not None
     return int(number)
 
@@ -86,11 +102,8 @@ async def open_incident(
     # WF-2: the partial unique index decides, in the insert itself. A conflict inserts
     # nothing (no exception, no savepoint); the caller's rollback or a gap in the numbers
     # is the only trace.
-    row = {column.key: getattr(incident, column.key) for column in Incident.__table__.columns}
-    inserted = await session.scalar(
-        insert_for(session)(Incident).values(row).on_conflict_do_nothing(
-            index_elements=[Incident.service_id, Incident.incident_key], index_where=OPEN)
-        .returning(Incident.id))
+    row = {key: getattr(incident, key) for key in _INCIDENT_FIELDS}
+    inserted = await session.scalar(_insert_incident(dialect_name(session)), row)
     if inserted is None:
         return None
     make_transient_to_detached(incident)
