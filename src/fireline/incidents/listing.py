@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +106,9 @@ class IncidentView:
 
 
 _INCIDENT_FIELDS = tuple(column.key for column in Incident.__table__.columns)
+# A listed row starts with the incident's columns, in the order of the view's first fields.
+assert tuple(item.name for item in fields(IncidentView))[:len(_INCIDENT_FIELDS)] == (
+    _INCIDENT_FIELDS)
 
 # Each filter as a predicate over bound parameters (lists bind as expanding IN parameters),
 # so a statement depends only on which filters are present, never on their values.
@@ -205,11 +208,9 @@ def _views(rows: Sequence[Any]) -> list[IncidentView]:
                 PriorityView(row.priority_id, row.priority_name, row.priority_description,
                              row.priority_color, row.priority_order)
                 if row.priority_id else None)
-            mapping = row._mapping
-            views.append(IncidentView(
-                **{key: mapping[key] for key in _INCIDENT_FIELDS},
-                service=ServiceView(row.service_id, row.service_name, team),
-                priority=priority, assignments=[]))
+            views.append(IncidentView(  # type: ignore[call-arg]
+                *row[:len(_INCIDENT_FIELDS)],
+                ServiceView(row.service_id, row.service_name, team), priority, []))
         if row.assignee_id is not None:
             views[-1].assignments.append(AssignmentView(
                 row.assigned_at, UserView(row.assignee_id, row.assignee_name,
