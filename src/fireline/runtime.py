@@ -36,7 +36,8 @@ class Job:
 def default_jobs(database: Database, tools: Tools) -> list[Job]:
     monitor = Monitor(db=database, tools=tools)
     engine = Engine(db=database, tools=tools,
-                    lease_seconds=float(tools.settings.workflow_lease_seconds))
+                    lease_seconds=float(tools.settings.workflow_lease_seconds),
+                    connection_concurrency=tools.settings.workflow_connection_concurrency)
     return [
         Job("health_monitor", 30.0, monitor.run_pass),
         # Polls every half second; a busy engine drains its backlog within one tick.

@@ -23,12 +23,19 @@ lost", WF-1..9).
 - Every action run against a tool writes an audit event (AUD-1); every step's end and the
   run's end are written to the incident's timeline; outputs are scrubbed of registered
   secrets and capped.
+- Per-connection concurrency: at most `connection_concurrency` steps run through one
+  connection at once, across all workers and nodes. A step is admitted by a transaction that
+  counts the steps holding that connection under a live lease (serialized per connection: a
+  transaction-scoped advisory lock on PostgreSQL, the single writer on SQLite). A step over
+  the limit goes back to `ready` a moment later without spending an attempt: it waits, it
+  does not fail. A holder's slot is freed by its completion or by its lease expiring.
 - Sweeper: a run past its deadline is failed with a reason (WF-7).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -40,7 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,6 +84,9 @@ OUTPUT_CAP_BYTES = 64 * 1024
 MAX_CHAIN_DEPTH = 3
 _MAX_BACKOFF = 3600.0
 _POISON_ATTEMPTS = 12
+# How long a step that found its connection at its concurrency limit waits before it is
+# claimed again (plus jitter, so that waiting steps do not all come back at once).
+CONNECTION_BUSY_WAIT = 1.0
 _UNKNOWN_OUTCOME = ("The worker running this non-idempotent action was lost; whether it took "
                     "effect is unknown, so it is not retried")
 
@@ -94,7 +104,7 @@ class Claimed:
 
 @dataclass
 class Outcome:
-    status: str  # succeeded | retry | failed | needs_attention
+    status: str  # succeeded | retry | failed | needs_attention | wait (connection busy)
     output: Any = None
     error: str | None = None
     retry_after: float | None = None
@@ -134,6 +144,12 @@ def cap_output(value: Any) -> Any:
     return {"_truncated": True, "bytes": size, "preview": text[: OUTPUT_CAP_BYTES // 4]}
 
 
+def _connection_lock_key(connection_id: str) -> int:
+    """A signed 64-bit key for `pg_advisory_xact_lock`, stable across processes."""
+    digest = hashlib.sha256(f"fireline.connection_slots:{connection_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def _worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{new_token(4)}"
 
@@ -145,6 +161,8 @@ class Engine:
     worker_id: str = field(default_factory=_worker_id)
     lease_seconds: float = 30.0
     batch: int = 16
+    # Steps running at once through one connection, across all engines (the setting).
+    connection_concurrency: int = 4
     clock: Callable[[], datetime] = utcnow
     random: Callable[[], float] = random.random
     _definitions: dict[tuple[str, int], Definition] = field(default_factory=dict)
@@ -234,6 +252,9 @@ class Engine:
         step.lease_owner = self.worker_id
         step.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
         step.started_at = step.started_at or now
+        # Set again when this attempt is admitted to its connection: until then it holds no
+        # slot there (an earlier attempt's connection must not count against the limit).
+        step.connection_id = None
 
     def _holds(self, step: RunStep, claimed: Claimed) -> bool:
         return (step.lease_owner == self.worker_id and step.attempt == claimed.attempt
@@ -338,6 +359,9 @@ class Engine:
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+        if outcome.status == "wait":
+            await self._wait_for_connection(claimed)
+            return False, None
         return await self._complete(claimed, outcome, started)
 
     async def _run_integration(self, claimed: Claimed, inputs: dict[str, Any]) -> Outcome:
@@ -384,6 +408,8 @@ class Engine:
                 f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
                 for item in exc.errors(include_input=False, include_url=False))
             return Outcome("failed", connection_id=connection.id, error=f"inputs: {problems}")
+        if not await self._admit(claimed, connection.id):
+            return Outcome("wait", connection_id=connection.id)
         base = Outcome("failed", connection_id=connection.id, audit_outcome="failure")
         try:
             async with self.tools.context(
@@ -412,6 +438,38 @@ class Engine:
             return Outcome("succeeded", output=result.model_dump(mode="json"),
                            connection_id=connection.id, audit_outcome="success")
         return base
+
+    async def _admit(self, claimed: Claimed, connection_id: str) -> bool:
+        """Takes one of the connection's slots for this attempt; False when they are all
+        held (or this worker's lease is gone, when the step is not its to run)."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            if dialect_name(session) == "postgresql":
+                # Admissions to one connection take turns, so two workers cannot both see
+                # the last free slot; released at commit. (SQLite: BEGIN IMMEDIATE does it.)
+                await session.execute(select(func.pg_advisory_xact_lock(
+                    _connection_lock_key(connection_id))))
+            held = await session.scalar(
+                select(func.count()).select_from(RunStep).where(
+                    RunStep.status == "running", RunStep.connection_id == connection_id,
+                    RunStep.lease_expires_at >= now,
+                    not_(and_(RunStep.run_id == claimed.run_id,
+                              RunStep.step_id == claimed.step_id))))
+            if (held or 0) >= self.connection_concurrency:
+                return False
+            taken = await session.execute(
+                update(RunStep).where(self._guard(claimed)).values(connection_id=connection_id))
+        return bool(getattr(taken, "rowcount", 1))
+
+    async def _wait_for_connection(self, claimed: Claimed) -> None:
+        """Puts a step that was not admitted back in the queue: not an attempt, not a
+        failure."""
+        delay = CONNECTION_BUSY_WAIT * (1 + self.random())
+        async with self.db.transaction() as session:
+            await session.execute(update(RunStep).where(self._guard(claimed)).values(
+                status="ready", attempt=RunStep.attempt - 1, lease_owner=None,
+                lease_expires_at=None,
+                next_attempt_at=self.clock() + timedelta(seconds=delay)))
 
     async def _run_builtin(
         self, session: AsyncSession, ctx: Context, claimed: Claimed, inputs: dict[str, Any]
