@@ -1,9 +1,9 @@
 """Log entries: every change to an incident writes one, in the change's own transaction.
 
 Types are PagerDuty's (`trigger_log_entry`, `acknowledge_log_entry`, `resolve_log_entry`,
-`assign_log_entry`, `annotate_log_entry`, `urgency_change_log_entry`) plus
-`priority_change_log_entry` for priority changes. The agent is a user (REST, UI) or the
-service (Events API); its summary is frozen when written.
+`assign_log_entry`, `annotate_log_entry`, `urgency_change_log_entry`,
+`responder_request_log_entry`) plus `priority_change_log_entry` for priority changes. The
+agent is a user (REST, UI) or the service (Events API); its summary is frozen when written.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from fireline.incidents.models import Incident, LogEntry, Service
 OVERVIEW_TYPES = (
     "trigger_log_entry", "acknowledge_log_entry", "resolve_log_entry", "assign_log_entry",
     "annotate_log_entry", "urgency_change_log_entry", "priority_change_log_entry",
+    "responder_request_log_entry",
 )
 
 
