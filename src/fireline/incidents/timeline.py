@@ -51,8 +51,17 @@ class Agent:
         return {"type": self.type, "id": self.id, "summary": self.summary}
 
 
+@dataclass(frozen=True)
+class IncidentKeys:
+    """What a log entry needs of its incident, for writers that have not loaded it."""
+
+    id: str
+    service_id: str
+
+
 def record(
-    *, session: AsyncSession, incident: Incident, type_: str, agent: Agent, summary: str,
+    *, session: AsyncSession, incident: Incident | IncidentKeys, type_: str, agent: Agent,
+    summary: str,
     channel: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
     at: datetime | None = None, id_: str | None = None,
 ) -> LogEntry:

@@ -63,6 +63,10 @@ class Changed(BaseModel):
     status: str
 
 
+class Nothing(BaseModel):
+    pass
+
+
 class NoteAdded(BaseModel):
     note_id: str
 
@@ -87,7 +91,9 @@ class Builtin:
     title: str
     input: type[BaseModel]
     output: type[BaseModel]
-    run: Callable[[BuiltinContext, Any], Awaitable[BaseModel]]
+    # None: the action has no effect, so the engine loads nothing for it and opens no
+    # savepoint (`noop`: what is left of a step is the engine's own cost).
+    run: Callable[[BuiltinContext, Any], Awaitable[BaseModel]] | None
     # Transactional with the step's completion: applying it twice is impossible.
     idempotent: bool = True
 
@@ -164,10 +170,6 @@ async def add_responders(ctx: BuiltinContext, data: RespondersInput) -> Responde
                            added=[user.id for user in added])
 
 
-async def noop(ctx: BuiltinContext, _data: NoInput) -> Changed:
-    return _changed(ctx)
-
-
 BUILTINS: dict[str, Builtin] = {
     builtin.name: builtin
     for builtin in (
@@ -180,6 +182,6 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("reassign", "Reassign", ReassignInput, Changed, reassign),
         Builtin("add_responders", "Add responders", RespondersInput, RespondersAdded,
                 add_responders),
-        Builtin("noop", "Do nothing (tests, benchmarks)", NoInput, Changed, noop),
+        Builtin("noop", "Do nothing (tests, benchmarks)", NoInput, Nothing, None),
     )
 }
