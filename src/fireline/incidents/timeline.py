@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, select
+from sqlalchemy import insert as insert_statement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts.models import User
@@ -59,19 +60,44 @@ class IncidentKeys:
     service_id: str
 
 
+def _values(
+    *, incident: Incident | IncidentKeys, type_: str, agent: Agent, summary: str,
+    channel: dict[str, Any] | None, details: dict[str, Any] | None, at: datetime | None,
+    id_: str | None,
+) -> dict[str, Any]:
+    return {
+        "id": id_ or new_id(), "type": type_, "incident_id": incident.id,
+        "service_id": incident.service_id, "agent": agent.stored(),
+        "channel": {"type": agent.channel, **(channel or {})}, "summary": summary[:1024],
+        "details": details or {}, "created_at": at or utcnow(),
+    }
+
+
 def record(
     *, session: AsyncSession, incident: Incident | IncidentKeys, type_: str, agent: Agent,
     summary: str,
     channel: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
     at: datetime | None = None, id_: str | None = None,
 ) -> LogEntry:
-    entry = LogEntry(
-        id=id_ or new_id(), type=type_, incident_id=incident.id, service_id=incident.service_id,
-        agent=agent.stored(), channel={"type": agent.channel, **(channel or {})},
-        summary=summary[:1024], details=details or {}, created_at=at or utcnow(),
-    )
+    entry = LogEntry(**_values(incident=incident, type_=type_, agent=agent, summary=summary,
+                               channel=channel, details=details, at=at, id_=id_))
     session.add(entry)
     return entry
+
+
+async def insert(
+    *, session: AsyncSession, incident: Incident | IncidentKeys, type_: str, agent: Agent,
+    summary: str, details: dict[str, Any] | None = None, at: datetime | None = None,
+) -> None:
+    """`record` as one INSERT statement, for hot paths that keep no ORM objects (the
+    workflow engine writes one per step)."""
+    connection = await session.connection()
+    await connection.execute(_INSERT, _values(
+        incident=incident, type_=type_, agent=agent, summary=summary, channel=None,
+        details=details, at=at, id_=None))
+
+
+_INSERT = insert_statement(cast(Table, LogEntry.__table__))
 
 
 def _query(principal: Principal) -> Select[LogEntry]:

@@ -604,7 +604,7 @@ class Engine:
                         False, step.error or "credentials refused", 0, now), trigger="workflow")
             following = None
             if step.status != "ready":  # else a retry is scheduled; the run goes on later
-                self._tell_timeline(session, facts, step)
+                await self._tell_timeline(session, facts, step)
                 ended = runs.settle(definition=facts.definition, run_status=run_status,
                                     steps=steps, now=now)
                 if ended is not None:
@@ -662,15 +662,15 @@ class Engine:
             )
         return written
 
-    def _tell_timeline(self, session: AsyncSession, facts: RunFacts, step: runs.StepState
-                       ) -> None:
+    async def _tell_timeline(self, session: AsyncSession, facts: RunFacts,
+                             step: runs.StepState) -> None:
         if facts.service_id is None:
             return
         summary = (f"Workflow {facts.workflow_name!r}: step {step.step_id} ({step.action}) "
                    f"{step.status.replace('_', ' ')}.")
         if step.error:
             summary += f" {step.error}"
-        timeline.record(
+        await timeline.insert(
             session=session, incident=timeline.IncidentKeys(facts.incident_id, facts.service_id),
             type_=runs.STEP_LOG_ENTRY,
             agent=runs.workflow_agent(facts.workflow_id, facts.workflow_name), summary=summary,

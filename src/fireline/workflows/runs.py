@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.core.clock import utcnow
@@ -110,6 +110,13 @@ class StepState:
 
 _STATE_COLUMNS = [field_.name for field_ in fields(StepState) if not field_.name.startswith("_")]
 _steps = cast(Table, RunStep.__table__)
+_runs = cast(Table, Run.__table__)
+# Built once: the engine runs these for every step.
+_LOCK_RUN_STEPS = (
+    select(_runs.c.status.label("run_status"), *(_steps.c[name] for name in _STATE_COLUMNS))
+    .select_from(_runs).join(_steps, _steps.c.run_id == _runs.c.id)
+    .where(_runs.c.id == bindparam("run_id")))
+_LOCK_RUN_STEPS_FOR_UPDATE = _LOCK_RUN_STEPS.with_for_update()
 
 
 async def lock_run_steps(session: AsyncSession, run_id: str
@@ -118,16 +125,13 @@ async def lock_run_steps(session: AsyncSession, run_id: str
     locks of the run (taken first: `workflow_runs` leads the FROM list, as everywhere a run
     and its steps are both locked) and of its steps, so that two parallel steps finishing
     at once cannot both miss the run's end, nor a claimer re-lease a step meanwhile."""
-    statement = (
-        select(Run.__table__.c.status.label("run_status"),
-               *(_steps.c[name] for name in _STATE_COLUMNS))
-        .select_from(Run.__table__).join(_steps, _steps.c.run_id == Run.__table__.c.id)
-        .where(Run.__table__.c.id == run_id))
-    if dialect_name(session) == "postgresql":
-        statement = statement.with_for_update()
+    statement = (_LOCK_RUN_STEPS_FOR_UPDATE if dialect_name(session) == "postgresql"
+                 else _LOCK_RUN_STEPS)
     status = None
     states = {}
-    for row in await session.execute(statement):
+    # Core all the way (the session's connection): no ORM state to load or to flush.
+    connection = await session.connection()
+    for row in await connection.execute(statement, {"run_id": run_id}):
         values = row._asdict()
         status = values.pop("run_status")
         states[values["step_id"]] = StepState(**values, _loaded=dict(values))
@@ -137,10 +141,11 @@ async def lock_run_steps(session: AsyncSession, run_id: str
 async def save_states(session: AsyncSession, states: Iterable[StepState],
                       extra: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """Writes what changed in each state (plus `extra` columns, by step id)."""
+    connection = await session.connection()
     for state in states:
         values = {**state.changes(), **(extra or {}).get(state.step_id, {})}
         if values:
-            await session.execute(update(_steps).where(
+            await connection.execute(update(_steps).where(
                 _steps.c.run_id == state.run_id, _steps.c.step_id == state.step_id
             ).values(values))
 
