@@ -9,8 +9,12 @@ lost", WF-1..9).
   single writer serializes claimers) and heartbeat it while the action runs. A step whose
   lease expired is claimed again by anyone (WF-3) — unless its action is not idempotent:
   its outcome is unknown, so it is parked as `needs_attention` (WF-6).
-- Completion is one guarded `UPDATE ... WHERE lease_owner = me AND attempt = n AND status =
-  'running'`: a stale worker's late result changes nothing and is dropped (WF-4).
+- Completion is one transaction that first reads the run's status and its steps under their
+  row locks (PostgreSQL; SQLite's single writer holds all) and records the result only if
+  the step is still `running` under this worker's lease and attempt: a stale worker's late
+  result changes nothing and is dropped (WF-4). The same transaction settles the run and
+  leases its next due step to this worker, which runs it at once (no claim in between).
+  It is a handful of Core statements on purpose: this is the per-step overhead.
 - Inputs are rendered once and persisted before the first external call (WF-9); the action
   gets the idempotency key `run_id:step_id` (WF-5). Built-in actions run inside the
   completion transaction, so their effect commits exactly once with the step's success.
@@ -30,6 +34,7 @@ lost", WF-1..9).
   the limit goes back to `ready` a moment later without spending an attempt: it waits, it
   does not fail. A holder's slot is freed by its completion or by its lease expiring.
 - Sweeper: a run past its deadline is failed with a reason (WF-7).
+- Loops poll, and are woken early by new work (`wakeup`).
 """
 
 from __future__ import annotations
