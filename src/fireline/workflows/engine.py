@@ -576,9 +576,7 @@ class Engine:
             # Locked (PostgreSQL) and read once: the guard, settling and the next lease all
             # work from these rows.
             locked = await runs.lock_run_steps(session, claimed.run_id)
-            if locked is None:
-                return False, None
-            run_status, steps = locked
+            run_status, steps = locked or ("", {})
             step = steps.get(claimed.step_id)
             if step is None or not self._holds(step, claimed) or run_status in RUN_TERMINAL:
                 log.info("stale_result_dropped", run_id=claimed.run_id, step_id=claimed.step_id,

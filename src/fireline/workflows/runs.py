@@ -111,20 +111,23 @@ class StepState:
 _STATE_COLUMNS = [field_.name for field_ in fields(StepState) if not field_.name.startswith("_")]
 _steps = cast(Table, RunStep.__table__)
 _runs = cast(Table, Run.__table__)
-# Built once: the engine runs these for every step.
+# Built once: the engine runs these for every step. A step that succeeded is final and
+# nothing reads more of it than that, so it is left out (in a long run, most steps).
 _LOCK_RUN_STEPS = (
     select(_runs.c.status.label("run_status"), *(_steps.c[name] for name in _STATE_COLUMNS))
     .select_from(_runs).join(_steps, _steps.c.run_id == _runs.c.id)
-    .where(_runs.c.id == bindparam("run_id")))
+    .where(_runs.c.id == bindparam("run_id"), _steps.c.status != "succeeded"))
 _LOCK_RUN_STEPS_FOR_UPDATE = _LOCK_RUN_STEPS.with_for_update()
 
 
 async def lock_run_steps(session: AsyncSession, run_id: str
                          ) -> tuple[str, dict[str, StepState]] | None:
-    """The run's status and its steps, fresh, in one statement; on PostgreSQL under the row
-    locks of the run (taken first: `workflow_runs` leads the FROM list, as everywhere a run
-    and its steps are both locked) and of its steps, so that two parallel steps finishing
-    at once cannot both miss the run's end, nor a claimer re-lease a step meanwhile."""
+    """The run's status and its steps that have not succeeded (a step missing from them has
+    succeeded), fresh, in one statement; on PostgreSQL under the row locks of the run (taken
+    first: `workflow_runs` leads the FROM list, as everywhere a run and its steps are both
+    locked) and of those steps, so that two parallel steps finishing at once cannot both
+    miss the run's end, nor a claimer re-lease a step meanwhile. None: the run is gone, or
+    all its steps succeeded."""
     statement = (_LOCK_RUN_STEPS_FOR_UPDATE if dialect_name(session) == "postgresql"
                  else _LOCK_RUN_STEPS)
     status = None
@@ -160,7 +163,8 @@ async def outputs(session: AsyncSession, run_id: str) -> dict[str, dict[str, Any
 def settle(*, definition: Definition, run_status: str, steps: Mapping[str, StepState],
            now: datetime) -> tuple[str, str | None] | None:
     """Readies the steps whose needs all succeeded and skips what can no longer run after a
-    failure; returns the run's terminal status and error once nothing is left to run."""
+    failure; returns the run's terminal status and error once nothing is left to run.
+    `steps` may leave out steps that succeeded (as `lock_run_steps` does)."""
     broken = any(step.status in ("failed", "needs_attention") for step in steps.values())
     for spec in definition.steps:
         step = steps.get(spec.id)
