@@ -1,17 +1,16 @@
 """Waking workflow engines when there is new work, instead of at their next poll.
 
-- Writers: a transaction whose flush inserts outbox events or run steps (an incident
-  changed, a run started) is marked; on PostgreSQL it sends `pg_notify(CHANNEL)` just
-  before it commits — delivered to every listening node only if the commit succeeds — and
-  after it commits it wakes this process's engines directly (`Waiter`s).
-- Listeners: on PostgreSQL each runtime holds one connection that LISTENs on `CHANNEL` and
-  wakes its engines on every notification.
+- This process: a transaction whose flush inserts outbox events or run steps (an incident
+  changed, a run started) is marked, and once it has committed it wakes this process's
+  engines directly (`Waiter`s). `install` (idempotent) hooks this into every SQLAlchemy
+  session; the app and the runtime call it.
+- Other nodes (PostgreSQL): a statement-level trigger on those two tables (migration 0005)
+  NOTIFYs `CHANNEL`, which PostgreSQL delivers only if the transaction commits, at no extra
+  round trip for the writer; each runtime LISTENs on one connection of its own (`listen`)
+  and wakes its engines.
 - Polling stays the fallback: a waiter also wakes when its interval passes, so a lost
   notification, a dropped listening connection or a retry coming due only waits for the
   next poll.
-
-`install` (idempotent) hooks the writers' side into every SQLAlchemy session of this
-process; the app and the runtime call it.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; used for LISTEN only
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -33,7 +32,7 @@ from fireline.workflows.models import RunStep
 
 log = get_logger("fireline.workflows.wakeup")
 
-CHANNEL = "fireline_workflows"
+CHANNEL = "fireline_workflows"  # the trigger of migration 0005 names it too
 _MARK = "fireline_workflows_wake"
 _waiters: weakref.WeakSet[Waiter] = weakref.WeakSet()
 _installed = False
@@ -71,7 +70,6 @@ def install() -> None:
     if _installed:
         return
     event.listen(Session, "after_flush", _mark_new_work)
-    event.listen(Session, "before_commit", _notify_other_nodes)
     event.listen(Session, "after_commit", _wake_this_process)
     event.listen(Session, "after_rollback", _forget)
     _installed = True
@@ -83,17 +81,8 @@ def _mark_new_work(session: Session, _context: Any) -> None:
         session.info[_MARK] = True
 
 
-# The commit hooks fire for savepoints too; only the outermost commit publishes anything.
-
-def _notify_other_nodes(session: Session) -> None:
-    if not session.info.get(_MARK) or session.in_nested_transaction():
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        # Transactional: PostgreSQL delivers it at commit, and drops it on rollback.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
-
-
 def _wake_this_process(session: Session) -> None:
+    # Commit hooks fire for savepoints too: only the outermost commit makes work visible.
     if not session.in_nested_transaction() and session.info.pop(_MARK, False):
         wake_all()
 
