@@ -100,3 +100,9 @@ async def test_a_woken_engine_runs_a_started_workflow_without_waiting_for_its_po
         await until(finished)
     finally:
         await runtime.stop()
+
+
+async def test_a_waiter_is_woken_from_another_thread() -> None:
+    waiter = wakeup.Waiter()
+    await asyncio.to_thread(wakeup.wake_all)  # e.g. a commit made in a worker thread
+    await until(lambda: waiter.woken)

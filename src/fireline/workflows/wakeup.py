@@ -39,14 +39,24 @@ _installed = False
 
 
 class Waiter:
-    """One engine loop's alarm: `wait` returns when work was announced or after `timeout`."""
+    """One engine loop's alarm: `wait` returns when work was announced or after `timeout`.
+    Made inside the loop that waits on it; `wake` may be called from any thread."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         _waiters.add(self)
 
     def wake(self) -> None:
-        self._event.set()
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self._loop:
+            self._event.set()
+            return
+        with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits
+            self._loop.call_soon_threadsafe(self._event.set)
 
     @property
     def woken(self) -> bool:
