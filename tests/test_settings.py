@@ -51,3 +51,13 @@ def test_workflow_lease_seconds(tmp_path: Path) -> None:
     assert settings.workflow_lease_seconds == 5
     with pytest.raises(SettingsError, match="FIRELINE_WORKFLOW_LEASE_SECONDS"):
         Settings.from_env({"FIRELINE_WORKFLOW_LEASE_SECONDS": "0"})
+
+
+def test_workflow_connection_concurrency(tmp_path: Path) -> None:
+    default = Settings.from_env({"FIRELINE_HOME": str(tmp_path)})
+    assert default.workflow_connection_concurrency == 4
+    settings = Settings.from_env({"FIRELINE_HOME": str(tmp_path),
+                                  "FIRELINE_WORKFLOW_CONNECTION_CONCURRENCY": "2"})
+    assert settings.workflow_connection_concurrency == 2
+    with pytest.raises(SettingsError, match="FIRELINE_WORKFLOW_CONNECTION_CONCURRENCY"):
+        Settings.from_env({"FIRELINE_WORKFLOW_CONNECTION_CONCURRENCY": "0"})

@@ -28,6 +28,7 @@ from fireline.vault.keyring import Keyring, load_keyring
 from fireline.vault.sealing import Vault
 from fireline.web import pages
 from fireline.workflows import views as workflow_views
+from fireline.workflows import wakeup
 
 
 def create_app(
@@ -41,6 +42,7 @@ def create_app(
     Without a valid master key the app refuses to start (CRY-5). `resolver` is the egress
     name resolver (tests map tools' real hostnames to local fakes)."""
     keyring = keyring or load_keyring(settings)
+    wakeup.install()  # this process's commits wake workflow engines (here and on other nodes)
     owns_database = database is None
     db = database or Database(settings.database_url)
 

@@ -2,7 +2,9 @@
 
 A `Runtime` runs a set of periodic jobs, each in its own task, until stopped. Each later
 capability registers its job here (the health monitor, the workflow engine, the outbox
-relay); one failing iteration is logged and retried on the next tick, never fatal.
+relay); one failing iteration is logged and retried on the next tick, never fatal. A job
+may pause between runs with its own waiter instead of a plain sleep (the engine wakes
+early when work is announced, `workflows.wakeup`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -21,6 +24,7 @@ from fireline.core.logging import get_logger
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring
 from fireline.vault.sealing import Vault
+from fireline.workflows import wakeup
 from fireline.workflows.engine import Engine
 
 log = get_logger("fireline.runtime")
@@ -31,18 +35,27 @@ class Job:
     name: str
     interval: float
     run: Callable[[], Awaitable[object]]
+    # Between runs: waits at most `interval` (default: exactly that long).
+    pause: Callable[[float], Awaitable[object]] = asyncio.sleep
 
 
 def default_jobs(database: Database, tools: Tools) -> list[Job]:
     monitor = Monitor(db=database, tools=tools)
     engine = Engine(db=database, tools=tools,
-                    lease_seconds=float(tools.settings.workflow_lease_seconds))
-    return [
+                    lease_seconds=float(tools.settings.workflow_lease_seconds),
+                    connection_concurrency=tools.settings.workflow_connection_concurrency)
+    waiter = wakeup.Waiter()
+    jobs = [
         Job("health_monitor", 30.0, monitor.run_pass),
-        # Polls every half second; a busy engine drains its backlog within one tick.
-        Job("workflow_engine", 0.5, engine.drain),
+        # Woken by new work (this process's commits, or PostgreSQL NOTIFY from any node);
+        # polls every half second besides. A busy engine drains its backlog in one go.
+        Job("workflow_engine", 0.5, engine.drain, pause=waiter.wait),
         Job("workflow_sweeper", 30.0, engine.sweep_once),
     ]
+    if not database.is_sqlite:
+        # Returns when its connection is lost; started again after the interval.
+        jobs.append(Job("workflow_listener", 5.0, partial(wakeup.listen, database.url)))
+    return jobs
 
 
 @dataclass
@@ -56,6 +69,7 @@ class Runtime:
         app.state.runtime = self
 
     async def start(self, database: Database, tools: Tools | None = None) -> None:
+        wakeup.install()
         tools = tools or Tools(settings=self.settings, keyring=self.keyring,
                                vault=Vault(self.keyring))
         self.jobs = self.jobs or default_jobs(database, tools)
@@ -76,7 +90,7 @@ class Runtime:
                 raise
             except Exception:  # one bad iteration must not stop the job
                 log.exception("job_failed", job=job.name)
-            await asyncio.sleep(job.interval)
+            await job.pause(job.interval)
 
     async def run_forever(self) -> None:
         database = Database(self.settings.database_url)

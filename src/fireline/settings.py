@@ -37,6 +37,9 @@ class Settings:
     oauth_clients: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # How long a workflow worker's claim on a step lasts without a heartbeat (WF-3).
     workflow_lease_seconds: int = 30
+    # At most this many workflow steps run at once through one connection, across every
+    # worker and node (tools rate-limit per credential).
+    workflow_connection_concurrency: int = 4
 
     @property
     def is_sqlite(self) -> bool:
@@ -62,6 +65,8 @@ class Settings:
             aws_account_id=_aws_account_id(env.get("FIRELINE_AWS_ACCOUNT_ID", "")),
             oauth_clients=_oauth_clients(env),
             workflow_lease_seconds=_positive_int(env, "FIRELINE_WORKFLOW_LEASE_SECONDS", 30),
+            workflow_connection_concurrency=_positive_int(
+                env, "FIRELINE_WORKFLOW_CONNECTION_CONCURRENCY", 4),
             provider_urls={
                 key: value
                 for key, value in env.items()

@@ -85,7 +85,8 @@ class ScriptInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # What attempt n does: "ok", "transient", "retry_after", "unknown", "credential",
-    # "permanent", "slow"; attempts past the list succeed.
+    # "permanent", "slow", "gate" (waits inside the tool until the test opens the gate);
+    # attempts past the list succeed.
     script: list[str] = []
     label: str = ""
     echo_secret: bool = False  # the tool echoes the credential back (SEC-1 tests)
@@ -101,6 +102,9 @@ class Scripted:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.labels: list[tuple[str, str]] = []
+        self.gate = asyncio.Event()
+        self.inside = 0  # calls waiting at the gate now
+        self.most_inside = 0
 
     async def run(self, ctx: ToolContext, data: ScriptInput) -> ScriptOutput:
         key = str(ctx.idempotency_key)
@@ -125,6 +129,13 @@ class Scripted:
             raise PermanentError("bad request")
         if kind == "slow":
             await asyncio.sleep(30)
+        if kind == "gate":
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+            try:
+                await self.gate.wait()
+            finally:
+                self.inside -= 1
         return ScriptOutput(key=key, label=data.label, attempt=attempt)
 
 

@@ -4,8 +4,10 @@ completions, retries and the sweeper are called directly, and time is the engine
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,6 +84,16 @@ async def run_of(client: httpx.AsyncClient, admin: Actor, *steps: dict[str, Any]
     return started.json()["incident_workflow_instance"]["id"], found["id"]
 
 
+async def until(condition: Callable[[], Awaitable[bool] | bool]) -> None:
+    """Waits for background tasks to reach a point (the bound only guards against a hang)."""
+    for _ in range(6000):
+        reached = condition()
+        if await reached if inspect.isawaitable(reached) else reached:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never reached")
+
+
 async def _step(db: Database, run_id: str, step_id: str) -> RunStep:
     async with db.session() as session:
         step = await session.get(RunStep, (run_id, step_id))
@@ -101,23 +113,27 @@ async def test_wf3_wf4_expired_lease_is_rerun_elsewhere_and_the_late_result_drop
 ) -> None:
     admin: Actor = await make_actor("admin")
     await scripted_connection(client, admin)
-    # A first attempt fails transiently, so the retry's inputs are already stored.
+    # A first attempt fails transiently, so the retry's inputs are already stored; the
+    # second call (worker A's) stalls inside the tool.
     run_id, _ = await run_of(client, admin, scripted_step(
-        with_={"script": ["transient"]}, retry={"max_attempts": 5, "backoff": 1}))
+        with_={"script": ["transient", "gate"]}, retry={"max_attempts": 5, "backoff": 1}))
     await worker_a.drain()
     clock.advance(1)
-    [stalled] = await worker_a.claim()  # worker A takes the retry, then stalls
+    [stalled] = await worker_a.claim()  # worker A takes the retry
     assert stalled.attempt == 2
+    late = asyncio.create_task(worker_a.execute(stalled))
+    await until(lambda: scripted.inside == 1)  # A is inside the tool
     assert await worker_b.claim() == []  # the lease holds
     clock.advance(31)
     [taken] = await worker_b.claim()
     assert taken.attempt == 3 and taken.lease_was_lost
     assert await worker_b.execute(taken) is True
-    # Worker A wakes up, calls the tool and finishes: its result is dropped.
-    assert await worker_a.execute(stalled) is False
+    # Worker A's call returns and it finishes: its result is dropped.
+    scripted.gate.set()
+    assert await late is False
     step = await _step(db, run_id, "call")
-    # B's call (the tool's 2nd) is the one recorded; A's later one (the 3rd) is not.
-    assert (step.status, step.attempt, step.output["attempt"]) == ("succeeded", 3, 2)
+    # B's call (the tool's 3rd) is the one recorded; A's (the 2nd, ending later) is not.
+    assert (step.status, step.attempt, step.output["attempt"]) == ("succeeded", 3, 3)
     assert scripted.calls[f"{run_id}:call"] == 3
     run = await run_detail(client, admin, run_id)
     assert run["status"] == "succeeded"
@@ -328,6 +344,52 @@ async def test_concurrent_claimers_never_take_the_same_step(
     claims = await asyncio.gather(worker_a.claim(), worker_b.claim())
     taken = [(c.run_id, c.step_id) for batch in claims for c in batch]
     assert len(taken) == 12 and len(set(taken)) == 12
+
+
+async def test_at_most_n_steps_run_at_once_through_one_connection_and_the_rest_wait(
+    client: httpx.AsyncClient, make_actor, db: Database, scripted: Scripted,
+    worker_a: Engine, worker_b: Engine, clock: Clock,
+) -> None:
+    admin: Actor = await make_actor("admin")
+    connection_id = await scripted_connection(client, admin)
+    saved = (await save_workflow(client, admin, {
+        "name": "Gated", "steps": [scripted_step(with_={"script": ["gate"]})]})
+    ).json()["incident_workflow"]
+    found = await incident(client, admin)
+    run_ids = [(await start(client, admin, saved["id"], found["id"])).json()[
+        "incident_workflow_instance"]["id"] for _ in range(5)]
+    for worker in (worker_a, worker_b):  # two workers share the five steps
+        worker.connection_concurrency, worker.batch = 2, 3
+    rounds = asyncio.gather(worker_a.run_once(), worker_b.run_once())
+
+    async def counts() -> tuple[int, int]:
+        async with db.session() as session:
+            holding = await session.scalar(select(func.count()).select_from(RunStep).where(
+                RunStep.status == "running", RunStep.connection_id == connection_id))
+            waiting = await session.scalar(select(func.count()).select_from(RunStep).where(
+                RunStep.status == "ready", RunStep.attempt == 0))
+        return holding or 0, waiting or 0
+
+    async def settled() -> bool:
+        return (scripted.inside, *await counts()) == (2, 2, 3)
+
+    await until(settled)
+    # Two are inside the tool; the other three went back to the queue without calling it,
+    # without failing and without spending an attempt.
+    assert scripted.most_inside == 2 and sum(scripted.calls.values()) == 2
+    scripted.gate.set()
+    await rounds
+    for _ in range(10):  # steps that wait again while others hold the slots come back later
+        clock.advance(5)
+        await asyncio.gather(worker_a.drain(), worker_b.drain())
+        if (await counts())[1] == 0:
+            break
+    for run_id in run_ids:
+        step = await _step(db, run_id, "call")
+        assert (step.status, step.attempt, step.connection_id) == (
+            "succeeded", 1, connection_id)
+        assert scripted.calls[f"{run_id}:call"] == 1
+    assert scripted.most_inside == 2
 
 
 def test_outputs_are_capped_keeping_small_fields() -> None:

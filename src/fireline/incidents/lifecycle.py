@@ -1,4 +1,5 @@
-"""Incidents and their notes: create, list, acknowledge, resolve, reassign, reprioritize.
+"""Incidents and their notes: create, list, acknowledge, resolve, reassign, reprioritize,
+add responders.
 
 Every change writes its log entry (timeline) and, where a workflow may start, its outbox
 event, in the caller's transaction. Two rules live in the schema, not in pre-checks:
@@ -234,6 +235,37 @@ async def apply_changes(
     incident.updated_at = now
     await session.flush()
     return incident
+
+
+async def add_responders(
+    *, session: AsyncSession, incident: Incident, agent: Agent, requester: User,
+    users: list[User], message: str,
+) -> list[User]:
+    """A responder request (PagerDuty's `POST /incidents/{id}/responder_requests`, user
+    targets): the users join the incident at once as assignees, next to those already
+    assigned — Fireline has no accept/decline step. Returns the users newly added."""
+    if incident.status == "resolved":
+        raise InvalidInputError("Incident Already Resolved",
+                                errors=["Incident Already Resolved"])
+    now = utcnow()
+    present = {assignment.user_id for assignment in incident.assignments}
+    requested = list({user.id: user for user in users}.values())
+    added = [user for user in requested if user.id not in present]
+    incident.assignments.extend(IncidentAssignment(user=user, at=now) for user in added)
+    names = ", ".join(user.name for user in requested)
+    timeline.record(
+        session=session, incident=incident, type_="responder_request_log_entry", agent=agent,
+        summary=f"{requester.name} requested {names} as responders.", at=now,
+        details={"message": message, "requester": Agent.user(requester).stored(),
+                 "assignees": [Agent.user(user).stored() for user in requested]},
+    )
+    outbox.emit(session=session, kind="incident.responders_added", incident=incident,
+                extra={"requester_id": requester.id, "message": message,
+                       "responders": [user.id for user in requested],
+                       "added": [user.id for user in added]})
+    incident.updated_at = now
+    await session.flush()
+    return added
 
 
 async def _change_priority(

@@ -21,7 +21,7 @@ from fireline.incidents.models import Incident, OutboxEvent
 KINDS = (
     "incident.triggered", "incident.acknowledged", "incident.resolved",
     "incident.priority_changed", "incident.note_added", "incident.reassigned",
-    "incident.urgency_changed",
+    "incident.urgency_changed", "incident.responders_added",
 )
 
 

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Header, Query, Request
 
 from fireline.accounts.models import User
 from fireline.accounts.permissions import CurrentPrincipal, Principal, Session
+from fireline.core.errors import InvalidInputError
 from fireline.core.pagination import Pagination
 from fireline.incidents import access, catalog, lifecycle, listing, shapes, timeline
 from fireline.incidents.models import Incident
+from fireline.incidents.responders import ResponderRequestCreate, responder_request_body
 from fireline.incidents.schemas import (
     BulkIncidentUpdate,
     IncidentCreate,
@@ -229,6 +231,27 @@ async def list_notes(
         session=session, principal=principal, incident_id=incident_id)
     notes = await lifecycle.list_notes(session=session, incident=incident)
     return {"notes": [shapes.note_body(_base(request), note) for note in notes]}
+
+
+@router.post("/incidents/{incident_id}/responder_requests")
+async def create_responder_request(
+    incident_id: str, body: ResponderRequestCreate, request: Request,
+    principal: CurrentPrincipal, session: Session, from_header: FromHeader = None,
+) -> dict[str, Any]:
+    user, agent = await _writer(session, principal, from_header)
+    incident = await access.visible_incident(
+        session=session, principal=principal, incident_id=incident_id)
+    if body.requester_id != user.id:
+        raise InvalidInputError(errors=["requester_id must be the user making the request"])
+    if policies := body.escalation_policy_ids():
+        raise InvalidInputError(errors=[f"Escalation policy {id_} not found" for id_ in policies])
+    users = await catalog.users_by_id(session=session, ids=body.user_ids(), label="User")
+    message = body.message or f'Please help with "{incident.title}"'
+    await lifecycle.add_responders(session=session, incident=incident, agent=agent,
+                                   requester=user, users=users, message=message)
+    await session.commit()
+    return {"responder_request": responder_request_body(
+        _base(request), incident, user, users, message)}
 
 
 # Log entries ------------------------------------------------------------------------------

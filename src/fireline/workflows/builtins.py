@@ -52,13 +52,29 @@ class ReassignInput(_Input):
     users: list[str] = Field(min_length=1, max_length=100, description="User ids or emails")
 
 
+class RespondersInput(_Input):
+    users: list[str] = Field(min_length=1, max_length=100, description="User ids or emails")
+    message: str = Field(default="", max_length=65_536, description=(
+        'Sent with the request; empty: Please help with "<incident title>"'))
+
+
 class Changed(BaseModel):
     incident_id: str
     status: str
 
 
+class Nothing(BaseModel):
+    pass
+
+
 class NoteAdded(BaseModel):
     note_id: str
+
+
+class RespondersAdded(BaseModel):
+    incident_id: str
+    responders: list[str]  # user ids requested
+    added: list[str]  # of those, the ones not assigned before
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,9 @@ class Builtin:
     title: str
     input: type[BaseModel]
     output: type[BaseModel]
-    run: Callable[[BuiltinContext, Any], Awaitable[BaseModel]]
+    # None: the action has no effect, so the engine loads nothing for it and opens no
+    # savepoint (`noop`: what is left of a step is the engine's own cost).
+    run: Callable[[BuiltinContext, Any], Awaitable[BaseModel]] | None
     # Transactional with the step's completion: applying it twice is impossible.
     idempotent: bool = True
 
@@ -125,19 +143,31 @@ async def resolve(ctx: BuiltinContext, _data: NoInput) -> Changed:
     return _changed(ctx)
 
 
-async def reassign(ctx: BuiltinContext, data: ReassignInput) -> Changed:
+async def _users(ctx: BuiltinContext, references: list[str]) -> list[User]:
+    """The users named by id or email, in the order named; PermanentError names the unknown."""
     found = list(await ctx.session.scalars(select(User).where(
-        or_(User.id.in_(data.users), User.email.in_([u.lower() for u in data.users])))))
-    known = {user.id for user in found} | {user.email for user in found}
-    missing = [item for item in data.users if item not in known and item.lower() not in known]
+        or_(User.id.in_(references), User.email.in_([u.lower() for u in references])))))
+    by_key = {user.id: user for user in found} | {user.email: user for user in found}
+    missing = [item for item in references if item not in by_key and item.lower() not in by_key]
     if missing:
         raise PermanentError("Unknown users: " + ", ".join(missing))
-    assignments = [Assignment(assignee=Reference(id=user.id)) for user in found]
+    named = [by_key.get(item) or by_key[item.lower()] for item in references]
+    return list({user.id: user for user in named}.values())
+
+
+async def reassign(ctx: BuiltinContext, data: ReassignInput) -> Changed:
+    users = await _users(ctx, data.users)
+    assignments = [Assignment(assignee=Reference(id=user.id)) for user in users]
     return await _apply(ctx, IncidentChanges(assignments=assignments))
 
 
-async def noop(ctx: BuiltinContext, _data: NoInput) -> Changed:
-    return _changed(ctx)
+async def add_responders(ctx: BuiltinContext, data: RespondersInput) -> RespondersAdded:
+    users = await _users(ctx, data.users)
+    added = await lifecycle.add_responders(
+        session=ctx.session, incident=ctx.incident, agent=ctx.agent, requester=ctx.user,
+        users=users, message=data.message or f'Please help with "{ctx.incident.title}"')
+    return RespondersAdded(incident_id=ctx.incident.id, responders=[user.id for user in users],
+                           added=[user.id for user in added])
 
 
 BUILTINS: dict[str, Builtin] = {
@@ -150,6 +180,8 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("acknowledge", "Acknowledge", NoInput, Changed, acknowledge),
         Builtin("resolve", "Resolve", NoInput, Changed, resolve),
         Builtin("reassign", "Reassign", ReassignInput, Changed, reassign),
-        Builtin("noop", "Do nothing (tests, benchmarks)", NoInput, Changed, noop),
+        Builtin("add_responders", "Add responders", RespondersInput, RespondersAdded,
+                add_responders),
+        Builtin("noop", "Do nothing (tests, benchmarks)", NoInput, Nothing, None),
     )
 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -115,8 +116,17 @@ class Definition(_Closed):
     def needs_of(self, step: Step) -> list[str]:
         if step.needs is not None:
             return list(step.needs)
-        index = self.steps.index(step)
+        index = self._positions[step.id]
         return [self.steps[index - 1].id] if index else []
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        # By id, not `steps.index`: comparing pydantic models field by field made settling
+        # a long run quadratic.
+        return {step.id: index for index, step in enumerate(self.steps)}
+
+    def step(self, step_id: str) -> Step:
+        return self.steps[self._positions[step_id]]
 
 
 def _check_acyclic(definition: Definition) -> None:

@@ -9,8 +9,12 @@ lost", WF-1..9).
   single writer serializes claimers) and heartbeat it while the action runs. A step whose
   lease expired is claimed again by anyone (WF-3) — unless its action is not idempotent:
   its outcome is unknown, so it is parked as `needs_attention` (WF-6).
-- Completion is one guarded `UPDATE ... WHERE lease_owner = me AND attempt = n AND status =
-  'running'`: a stale worker's late result changes nothing and is dropped (WF-4).
+- Completion is one transaction that first reads the run's status and its steps under their
+  row locks (PostgreSQL; SQLite's single writer holds all) and records the result only if
+  the step is still `running` under this worker's lease and attempt: a stale worker's late
+  result changes nothing and is dropped (WF-4). The same transaction settles the run and
+  leases its next due step to this worker, which runs it at once (no claim in between).
+  It is a handful of Core statements on purpose: this is the per-step overhead.
 - Inputs are rendered once and persisted before the first external call (WF-9); the action
   gets the idempotency key `run_id:step_id` (WF-5). Built-in actions run inside the
   completion transaction, so their effect commits exactly once with the step's success.
@@ -23,12 +27,20 @@ lost", WF-1..9).
 - Every action run against a tool writes an audit event (AUD-1); every step's end and the
   run's end are written to the incident's timeline; outputs are scrubbed of registered
   secrets and capped.
+- Per-connection concurrency: at most `connection_concurrency` steps run through one
+  connection at once, across all workers and nodes. A step is admitted by a transaction that
+  counts the steps holding that connection under a live lease (serialized per connection: a
+  transaction-scoped advisory lock on PostgreSQL, the single writer on SQLite). A step over
+  the limit goes back to `ready` a moment later without spending an attempt: it waits, it
+  does not fail. A holder's slot is freed by its completion or by its lease expiring.
 - Sweeper: a run past its deadline is failed with a reason (WF-7).
+- Loops poll, and are woken early by new work (`wakeup`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -40,7 +52,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,6 +89,9 @@ OUTPUT_CAP_BYTES = 64 * 1024
 MAX_CHAIN_DEPTH = 3
 _MAX_BACKOFF = 3600.0
 _POISON_ATTEMPTS = 12
+# How long a step that found its connection at its concurrency limit waits before it is
+# claimed again (plus jitter, so that waiting steps do not all come back at once).
+CONNECTION_BUSY_WAIT = 1.0
 _UNKNOWN_OUTCOME = ("The worker running this non-idempotent action was lost; whether it took "
                     "effect is unknown, so it is not retried")
 
@@ -94,7 +109,7 @@ class Claimed:
 
 @dataclass
 class Outcome:
-    status: str  # succeeded | retry | failed | needs_attention
+    status: str  # succeeded | retry | failed | needs_attention | wait (connection busy)
     output: Any = None
     error: str | None = None
     retry_after: float | None = None
@@ -103,13 +118,26 @@ class Outcome:
     audit_outcome: str | None = None  # set for actions run against a tool (AUD-1)
 
 
-@dataclass
-class Context:
-    run: Run
-    workflow: Workflow
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run's steps need that does not change while it runs, read once for each chain
+    of its steps a worker runs. (Its status is not among them: completion reads it every
+    time, under the run's lock.)"""
+
+    run_id: str
+    workflow_id: str
+    workflow_name: str
+    updated_by_id: str | None
+    created_by_id: str | None
     definition: Definition
-    step: Step
-    incident: Incident | None
+    incident_id: str
+    service_id: str | None  # None: the incident is gone
+    started_by_id: str | None
+    trigger_event_id: int | None
+
+
+# Facts by run id, for one chain of steps (`Engine.execute`).
+Chain = dict[str, RunFacts]
 
 
 def cap_output(value: Any) -> Any:
@@ -134,6 +162,12 @@ def cap_output(value: Any) -> Any:
     return {"_truncated": True, "bytes": size, "preview": text[: OUTPUT_CAP_BYTES // 4]}
 
 
+def _connection_lock_key(connection_id: str) -> int:
+    """A signed 64-bit key for `pg_advisory_xact_lock`, stable across processes."""
+    digest = hashlib.sha256(f"fireline.connection_slots:{connection_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def _worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{new_token(4)}"
 
@@ -145,6 +179,8 @@ class Engine:
     worker_id: str = field(default_factory=_worker_id)
     lease_seconds: float = 30.0
     batch: int = 16
+    # Steps running at once through one connection, across all engines (the setting).
+    connection_concurrency: int = 4
     clock: Callable[[], datetime] = utcnow
     random: Callable[[], float] = random.random
     _definitions: dict[tuple[str, int], Definition] = field(default_factory=dict)
@@ -229,13 +265,16 @@ class Engine:
                                        step.inputs, lost))
         return claimed
 
-    def _lease(self, step: RunStep, now: datetime) -> None:
+    def _lease(self, step: RunStep | runs.StepState, now: datetime) -> None:
         step.status, step.attempt = "running", step.attempt + 1
         step.lease_owner = self.worker_id
         step.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
         step.started_at = step.started_at or now
+        # Set again when this attempt is admitted to its connection: until then it holds no
+        # slot there (an earlier attempt's connection must not count against the limit).
+        step.connection_id = None
 
-    def _holds(self, step: RunStep, claimed: Claimed) -> bool:
+    def _holds(self, step: RunStep | runs.StepState, claimed: Claimed) -> bool:
         return (step.lease_owner == self.worker_id and step.attempt == claimed.attempt
                 and step.status == "running")
 
@@ -262,65 +301,80 @@ class Engine:
 
     # Running ------------------------------------------------------------------------------
 
-    async def _context(self, session: AsyncSession, claimed: Claimed) -> Context | None:
-        run = await session.get(Run, claimed.run_id)
-        if run is None:
+    async def _facts(self, session: AsyncSession, run_id: str, chain: Chain
+                     ) -> RunFacts | None:
+        if run_id in chain:
+            return chain[run_id]
+        row = (await session.execute(
+            select(Run.workflow_id, Run.version, Run.incident_id, Run.started_by_id,
+                   Run.trigger_event_id, Workflow.name, Workflow.updated_by_id,
+                   Workflow.created_by_id, Incident.service_id)
+            .join(Workflow, Workflow.id == Run.workflow_id)
+            .outerjoin(Incident, Incident.id == Run.incident_id)
+            .where(Run.id == run_id))).one_or_none()
+        if row is None:
             return None
-        workflow = await session.get(Workflow, run.workflow_id)
-        if workflow is None:
-            return None
-        definition = await self._definition(session, run.workflow_id, run.version)
-        step = next(item for item in definition.steps if item.id == claimed.step_id)
-        incident = await session.get(Incident, run.incident_id)
-        return Context(run, workflow, definition, step, incident)
+        definition = await self._definition(session, row.workflow_id, row.version)
+        facts = RunFacts(
+            run_id=run_id, workflow_id=row.workflow_id, workflow_name=row.name,
+            updated_by_id=row.updated_by_id, created_by_id=row.created_by_id,
+            definition=definition, incident_id=row.incident_id, service_id=row.service_id,
+            started_by_id=row.started_by_id, trigger_event_id=row.trigger_event_id)
+        chain[run_id] = facts
+        return facts
 
-    async def _render(self, session: AsyncSession, ctx: Context,
-                      steps: dict[str, RunStep] | None = None) -> dict[str, Any]:
-        if steps is None:
-            steps = await runs.load_steps(session, ctx.run.id)
+    async def _render(self, session: AsyncSession, facts: RunFacts, step: Step
+                      ) -> dict[str, Any]:
+        if not templates.is_templated(step.with_):
+            return dict(step.with_)  # nothing to look up
+        incident = await session.get(Incident, facts.incident_id)
         scope = {
-            "incident": outbox.snapshot(ctx.incident) if ctx.incident else {},
-            "steps": {sid: {"status": item.status, "output": item.output}
-                      for sid, item in steps.items()},
-            "run": {"id": ctx.run.id},
-            "workflow": {"id": ctx.workflow.id, "name": ctx.workflow.name},
+            "incident": outbox.snapshot(incident) if incident else {},
+            "steps": await runs.outputs(session, facts.run_id),
+            "run": {"id": facts.run_id},
+            "workflow": {"id": facts.workflow_id, "name": facts.workflow_name},
         }
-        rendered = templates.render(ctx.step.with_, scope)
+        rendered = templates.render(step.with_, scope)
         assert isinstance(rendered, dict)
         return rendered
 
     async def execute(self, claimed: Claimed) -> bool:
         """Runs a claimed step to its recorded end, then the steps of its run that this made
         runnable, while there are any; False when the first step's result was dropped."""
-        recorded, following = await self._execute_one(claimed)
+        chain: Chain = {}
+        recorded, following = await self._execute_one(claimed, chain)
         while following is not None:
-            _, following = await self._execute_one(following)
+            _, following = await self._execute_one(following, chain)
         return recorded
 
-    async def _execute_one(self, claimed: Claimed) -> tuple[bool, Claimed | None]:
+    async def _execute_one(self, claimed: Claimed, chain: Chain
+                           ) -> tuple[bool, Claimed | None]:
         spec = find_action(claimed.action)
         started = time.perf_counter()
         if spec is None:  # its tool was removed from this build since the workflow was saved
             return await self._complete(
-                claimed, Outcome("failed", error=f"Unknown action {claimed.action!r}"), started)
+                claimed, Outcome("failed", error=f"Unknown action {claimed.action!r}"), started,
+                chain)
         if claimed.lease_was_lost and claimed.attempt > _POISON_ATTEMPTS:
             # Retries stop at 10 attempts: beyond that, workers keep dying on this step.
             return await self._complete(claimed, Outcome("failed", error=(
-                f"Workers were lost {claimed.attempt - 1} times running this step")), started)
+                f"Workers were lost {claimed.attempt - 1} times running this step")), started,
+                chain)
         if spec.builtin:
-            return await self._complete(claimed, None, started)
+            return await self._complete(claimed, None, started, chain)
         if claimed.lease_was_lost and not spec.idempotent:
             return await self._complete(
-                claimed, Outcome("needs_attention", error=_UNKNOWN_OUTCOME), started)
+                claimed, Outcome("needs_attention", error=_UNKNOWN_OUTCOME), started, chain)
         inputs = claimed.inputs
         if inputs is None:
             async with self.db.transaction() as session:
-                ctx = await self._context(session, claimed)
-                if ctx is None:
+                facts = await self._facts(session, claimed.run_id, chain)
+                if facts is None:
                     return False, None
                 failure: Outcome | None = None
                 try:
-                    inputs = await self._render(session, ctx)
+                    inputs = await self._render(
+                        session, facts, facts.definition.step(claimed.step_id))
                 except templates.TemplateFailure as exc:
                     failure = Outcome("failed", error=f"inputs: {exc}")
                 else:
@@ -331,16 +385,20 @@ class Engine:
                     if not getattr(stored, "rowcount", 1):
                         return False, None  # the lease is gone: not ours to run (WF-4)
             if failure is not None:
-                return await self._complete(claimed, failure, started)
+                return await self._complete(claimed, failure, started, chain)
         heartbeat = asyncio.create_task(self._heartbeat(claimed))
         try:
-            outcome = await self._run_integration(claimed, inputs or {})
+            outcome = await self._run_integration(claimed, inputs or {}, chain)
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
-        return await self._complete(claimed, outcome, started)
+        if outcome.status == "wait":
+            await self._wait_for_connection(claimed)
+            return False, None
+        return await self._complete(claimed, outcome, started, chain)
 
-    async def _run_integration(self, claimed: Claimed, inputs: dict[str, Any]) -> Outcome:
+    async def _run_integration(self, claimed: Claimed, inputs: dict[str, Any], chain: Chain
+                               ) -> Outcome:
         spec = find_action(claimed.action)
         assert spec is not None and spec.integration is not None
         integration = registry.get(spec.integration)
@@ -348,18 +406,21 @@ class Engine:
         action = integration.action(claimed.action.partition(".")[2])
         assert action is not None
         async with self.db.session() as session:
-            ctx = await self._context(session, claimed)
-            if ctx is None:
+            facts = await self._facts(session, claimed.run_id, chain)
+            # Read now, not from the chain's facts: ACL-3 is about the workflow's editor now.
+            workflow = await session.get(Workflow, facts.workflow_id) if facts else None
+            if facts is None or workflow is None:
                 return Outcome("failed", error="the run no longer exists")
-            editor_id = ctx.workflow.updated_by_id or ctx.workflow.created_by_id
+            step = facts.definition.step(claimed.step_id)
+            editor_id = workflow.updated_by_id or workflow.created_by_id
             editor_user = await session.get(User, editor_id) if editor_id else None
             found = await service.resolve_connection(
-                session=session, integration=integration.slug, reference=ctx.step.connection)
+                session=session, integration=integration.slug, reference=step.connection)
             if found is None:
                 return Outcome("failed", error=(
                     f"No {integration.title} connection "
-                    + ("is the default" if ctx.step.connection == "default"
-                       else f"{ctx.step.connection!r}")))
+                    + ("is the default" if step.connection == "default"
+                       else f"{step.connection!r}")))
             connection, team_ids = found
             # ACL-3: checked again now, against the workflow's last editor.
             editor = await service.editor_for(session=session, user=editor_user
@@ -384,6 +445,8 @@ class Engine:
                 f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
                 for item in exc.errors(include_input=False, include_url=False))
             return Outcome("failed", connection_id=connection.id, error=f"inputs: {problems}")
+        if not await self._admit(claimed, connection.id):
+            return Outcome("wait", connection_id=connection.id)
         base = Outcome("failed", connection_id=connection.id, audit_outcome="failure")
         try:
             async with self.tools.context(
@@ -393,9 +456,9 @@ class Engine:
                 idempotency_key=f"{claimed.run_id}:{claimed.step_id}",  # WF-5
             ) as tool:
                 result: BaseModel = await asyncio.wait_for(
-                    action.run(tool, data), ctx.step.timeout_seconds)
+                    action.run(tool, data), step.timeout_seconds)
         except TimeoutError:
-            base.error = f"No result within {ctx.step.timeout_seconds} seconds"
+            base.error = f"No result within {step.timeout_seconds} seconds"
             base.status = "retry" if action.idempotent else "needs_attention"  # WF-6
         except CredentialError as exc:
             base.error, base.unhealthy = str(exc), True  # WF-8: not retried
@@ -413,16 +476,42 @@ class Engine:
                            connection_id=connection.id, audit_outcome="success")
         return base
 
+    async def _admit(self, claimed: Claimed, connection_id: str) -> bool:
+        """Takes one of the connection's slots for this attempt; False when they are all
+        held (or this worker's lease is gone, when the step is not its to run)."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            if dialect_name(session) == "postgresql":
+                # Admissions to one connection take turns, so two workers cannot both see
+                # the last free slot; released at commit. (SQLite: BEGIN IMMEDIATE does it.)
+                await session.execute(select(func.pg_advisory_xact_lock(
+                    _connection_lock_key(connection_id))))
+            held = await session.scalar(
+                select(func.count()).select_from(RunStep).where(
+                    RunStep.status == "running", RunStep.connection_id == connection_id,
+                    RunStep.lease_expires_at >= now,
+                    not_(and_(RunStep.run_id == claimed.run_id,
+                              RunStep.step_id == claimed.step_id))))
+            if (held or 0) >= self.connection_concurrency:
+                return False
+            taken = await session.execute(
+                update(RunStep).where(self._guard(claimed)).values(connection_id=connection_id))
+        return bool(getattr(taken, "rowcount", 1))
+
+    async def _wait_for_connection(self, claimed: Claimed) -> None:
+        """Puts a step that was not admitted back in the queue: not an attempt, not a
+        failure."""
+        delay = CONNECTION_BUSY_WAIT * (1 + self.random())
+        async with self.db.transaction() as session:
+            await session.execute(update(RunStep).where(self._guard(claimed)).values(
+                status="ready", attempt=RunStep.attempt - 1, lease_owner=None,
+                lease_expires_at=None,
+                next_attempt_at=self.clock() + timedelta(seconds=delay)))
+
     async def _run_builtin(
-        self, session: AsyncSession, ctx: Context, claimed: Claimed, inputs: dict[str, Any]
+        self, session: AsyncSession, facts: RunFacts, claimed: Claimed, inputs: dict[str, Any]
     ) -> Outcome:
         builtin = BUILTINS[claimed.action.partition(".")[2]]
-        if ctx.incident is None:
-            return Outcome("failed", error="The incident no longer exists")
-        user_id = ctx.run.started_by_id or ctx.workflow.updated_by_id or ctx.workflow.created_by_id
-        user = await session.get(User, user_id) if user_id else None
-        if user is None:
-            return Outcome("failed", error="No user to act for (the workflow's editor is gone)")
         try:
             data = builtin.input.model_validate(inputs)
         except ValidationError as exc:
@@ -430,12 +519,21 @@ class Engine:
                 f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
                 for item in exc.errors(include_input=False, include_url=False))
             return Outcome("failed", error=f"inputs: {problems}")
-        agent = runs.workflow_agent(ctx.workflow.id, ctx.workflow.name)
+        if builtin.run is None:
+            return Outcome("succeeded", output=builtin.output().model_dump(mode="json"))
+        incident = await session.get(Incident, facts.incident_id)
+        if incident is None:
+            return Outcome("failed", error="The incident no longer exists")
+        user_id = facts.started_by_id or facts.updated_by_id or facts.created_by_id
+        user = await session.get(User, user_id) if user_id else None
+        if user is None:
+            return Outcome("failed", error="No user to act for (the workflow's editor is gone)")
+        agent = runs.workflow_agent(facts.workflow_id, facts.workflow_name)
         # Events this run causes carry their origin: the relay lets no workflow trigger
         # itself, and no chain of workflows grow past MAX_CHAIN_DEPTH. They are tagged as
         # they are added, before their INSERT.
-        origin = {"workflow_id": ctx.workflow.id, "run_id": ctx.run.id,
-                  "depth": await self._depth(session, ctx.run) + 1}
+        origin = {"workflow_id": facts.workflow_id, "run_id": facts.run_id,
+                  "depth": await self._depth(session, facts) + 1}
 
         def tag(_session: Any, obj: object) -> None:
             if isinstance(obj, OutboxEvent):
@@ -444,8 +542,7 @@ class Engine:
         orm_events.listen(session.sync_session, "transient_to_pending", tag)
         try:
             async with session.begin_nested():
-                result = await builtin.run(BuiltinContext(session, ctx.incident, user, agent),
-                                           data)
+                result = await builtin.run(BuiltinContext(session, incident, user, agent), data)
                 await session.flush()
         except (IntegrationError, ApiError) as exc:
             message = exc.message if isinstance(exc, ApiError) else str(exc)
@@ -460,66 +557,70 @@ class Engine:
         return Outcome("succeeded", output=result.model_dump(mode="json"))
 
     @staticmethod
-    async def _depth(session: AsyncSession, run: Run) -> int:
+    async def _depth(session: AsyncSession, facts: RunFacts) -> int:
         """How many workflow runs led to this one's trigger (0: a person or a tool)."""
-        if run.trigger_event_id is None:
+        if facts.trigger_event_id is None:
             return 0
-        event = await session.get(OutboxEvent, run.trigger_event_id)
+        event = await session.get(OutboxEvent, facts.trigger_event_id)
         origin = event.payload.get("origin", {}) if event is not None else {}
         return int(origin.get("depth", 0))
 
     # Completion ---------------------------------------------------------------------------
 
-    async def _complete(self, claimed: Claimed, outcome: Outcome | None, started: float
-                        ) -> tuple[bool, Claimed | None]:
+    async def _complete(self, claimed: Claimed, outcome: Outcome | None, started: float,
+                        chain: Chain) -> tuple[bool, Claimed | None]:
         """Records the outcome (guarded, WF-4) and settles the run; returns whether it was
         recorded and, when the run has a next step due now, that step — already leased to
         this worker in the same transaction, which saves a claim round trip per step."""
         async with self.db.transaction() as session:
-            run = await runs.lock_run(session, claimed.run_id)
-            if run is None:
-                return False, None
-            # Locked (PostgreSQL) and read once: the guard, the inputs' scope, settling and
-            # the next lease all work from these rows.
-            steps = await runs.load_steps(session, run.id, lock=True)
+            # Locked (PostgreSQL) and read once: the guard, settling and the next lease all
+            # work from these rows.
+            locked = await runs.lock_run_steps(session, claimed.run_id)
+            run_status, steps = locked or ("", {})
             step = steps.get(claimed.step_id)
-            if step is None or not self._holds(step, claimed) or run.status in RUN_TERMINAL:
+            if step is None or not self._holds(step, claimed) or run_status in RUN_TERMINAL:
                 log.info("stale_result_dropped", run_id=claimed.run_id, step_id=claimed.step_id,
                          attempt=claimed.attempt)  # WF-4
                 return False, None
-            ctx = await self._context(session, claimed)
-            if ctx is None:
+            facts = await self._facts(session, claimed.run_id, chain)
+            if facts is None:
                 return False, None
+            spec = facts.definition.step(claimed.step_id)
             if outcome is None:  # built-in: render and run here, inside this transaction
                 try:
                     inputs = step.inputs if step.inputs is not None else await self._render(
-                        session, ctx, steps)
+                        session, facts, spec)
                 except templates.TemplateFailure as exc:
                     outcome = Outcome("failed", error=f"inputs: {exc}")
                 else:
-                    outcome = await self._run_builtin(session, ctx, claimed, inputs)
+                    outcome = await self._run_builtin(session, facts, claimed, inputs)
                     step.inputs = secrets_registry.scrub_value(inputs)
             now = self.clock()
-            if run.status == "queued":
-                run.status, run.started_at = "running", step.started_at or now
-            self._record(session, ctx, step, outcome, now, started)
+            if run_status == "queued":
+                run_status = "running"
+                await runs.mark_running(session, claimed.run_id, step.started_at or now)
+            written = self._record(session, facts, spec, step, outcome, now, started)
             if outcome.unhealthy and outcome.connection_id:  # WF-8
                 connection = await session.get(Connection, outcome.connection_id)
                 if connection is not None:
                     health.apply(session, connection, health.Outcome(
                         False, step.error or "credentials refused", 0, now), trigger="workflow")
-            if step.status == "ready":
-                return True, None  # a retry is scheduled; the run goes on later
-            self._tell_timeline(session, ctx, step)
-            await runs.settle(session=session, run=run, definition=ctx.definition,
-                              workflow_name=ctx.workflow.name, now=now, steps=steps)
-            following = self._lease_next(run, steps, now)
+            following = None
+            if step.status != "ready":  # else a retry is scheduled; the run goes on later
+                await self._tell_timeline(session, facts, step)
+                ended = runs.settle(definition=facts.definition, run_status=run_status,
+                                    steps=steps, now=now)
+                if ended is not None:
+                    run = await session.get(Run, claimed.run_id)
+                    assert run is not None  # locked above
+                    await runs.finish(session=session, run=run, status=ended[0], error=ended[1],
+                                      workflow_name=facts.workflow_name, now=now)
+                else:
+                    following = self._lease_next(steps, now)
+            await runs.save_states(session, steps.values(), {step.step_id: written})
         return True, following
 
-    def _lease_next(self, run: Run, steps: dict[str, RunStep], now: datetime
-                    ) -> Claimed | None:
-        if run.status in RUN_TERMINAL:
-            return None
+    def _lease_next(self, steps: dict[str, runs.StepState], now: datetime) -> Claimed | None:
         due = [step for step in steps.values() if step.status == "ready"
                and step.next_attempt_at is not None and step.next_attempt_at <= now]
         if not due:
@@ -528,15 +629,19 @@ class Engine:
         self._lease(step, now)
         return Claimed(step.run_id, step.step_id, step.attempt, step.action, step.inputs, False)
 
-    def _record(self, session: AsyncSession, ctx: Context, step: RunStep, outcome: Outcome,
-                now: datetime, started: float) -> None:
+    def _record(self, session: AsyncSession, facts: RunFacts, spec: Step,
+                step: runs.StepState, outcome: Outcome, now: datetime, started: float
+                ) -> dict[str, Any]:
+        """Applies the outcome to the step's state; returns the columns it sets that the
+        state does not carry (output, duration)."""
+        written: dict[str, Any] = {"duration_ms": int((time.perf_counter() - started) * 1000)}
         step.lease_owner, step.lease_expires_at = None, None
         step.connection_id = outcome.connection_id or step.connection_id
-        step.duration_ms = int((time.perf_counter() - started) * 1000)
         if outcome.status == "succeeded":
-            step.status, step.output, step.error = "succeeded", cap_output(outcome.output), None
-        elif outcome.status == "retry" and step.attempt < ctx.step.retry.max_attempts:
-            delay = backoff(step.attempt, base=ctx.step.retry.backoff, cap=_MAX_BACKOFF,
+            step.status, step.error = "succeeded", None
+            written["output"] = cap_output(outcome.output)
+        elif outcome.status == "retry" and step.attempt < spec.retry.max_attempts:
+            delay = backoff(step.attempt, base=spec.retry.backoff, cap=_MAX_BACKOFF,
                             jitter=self.random)
             delay = max(delay, outcome.retry_after or 0.0)  # WF-8: honour Retry-After
             step.status, step.next_attempt_at = "ready", now + timedelta(seconds=delay)
@@ -550,26 +655,29 @@ class Engine:
             step.finished_at = now
         if outcome.audit_outcome is not None:  # AUD-1: every action run against a tool
             audit.record(
-                session, actor_id=ctx.workflow.updated_by_id,
-                actor=f"workflow:{ctx.workflow.id}", action="workflow.step.run",
+                session, actor_id=facts.updated_by_id,
+                actor=f"workflow:{facts.workflow_id}", action="workflow.step.run",
                 target_type="connection", target_id=outcome.connection_id,
                 outcome=outcome.audit_outcome, message=step.error,
-                details={"workflow_id": ctx.workflow.id, "run_id": step.run_id,
+                details={"workflow_id": facts.workflow_id, "run_id": step.run_id,
                          "step_id": step.step_id, "action": step.action,
                          "attempt": step.attempt},
             )
+        return written
 
-    def _tell_timeline(self, session: AsyncSession, ctx: Context, step: RunStep) -> None:
-        if ctx.incident is None:
+    async def _tell_timeline(self, session: AsyncSession, facts: RunFacts,
+                             step: runs.StepState) -> None:
+        if facts.service_id is None:
             return
-        summary = (f"Workflow {ctx.workflow.name!r}: step {step.step_id} ({step.action}) "
+        summary = (f"Workflow {facts.workflow_name!r}: step {step.step_id} ({step.action}) "
                    f"{step.status.replace('_', ' ')}.")
         if step.error:
             summary += f" {step.error}"
-        timeline.record(
-            session=session, incident=ctx.incident, type_=runs.STEP_LOG_ENTRY,
-            agent=runs.workflow_agent(ctx.workflow.id, ctx.workflow.name), summary=summary,
-            details=runs.step_summary(ctx.workflow.name, step), at=step.finished_at)
+        await timeline.insert(
+            session=session, incident=timeline.IncidentKeys(facts.incident_id, facts.service_id),
+            type_=runs.STEP_LOG_ENTRY,
+            agent=runs.workflow_agent(facts.workflow_id, facts.workflow_name), summary=summary,
+            details=runs.step_summary(facts.workflow_name, step), at=step.finished_at)
 
     # Loops --------------------------------------------------------------------------------
 

@@ -3,16 +3,20 @@
 A run is created with every step in one transaction: steps without `needs` are `ready`,
 the rest `waiting`. After each step reaches an end, `settle` (under the run's row lock)
 readies the steps whose needs all succeeded, skips what can no longer run after a failure,
-and — when nothing is left to run — gives the run its terminal status (WF-7) and writes it
-to the incident's timeline.
+and — when nothing is left to run — names the run's terminal status (WF-7); `finish` gives
+it and writes it to the incident's timeline. The engine works on `StepState`s (a step's
+row without its output) read and written with Core statements: its per-step path stays a
+handful of statements.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.core.clock import utcnow
@@ -65,6 +69,11 @@ async def create_run(
     return run_id
 
 
+async def mark_running(session: AsyncSession, run_id: str, started_at: datetime) -> None:
+    await session.execute(update(Run).where(Run.id == run_id, Run.status == "queued")
+                          .values(status="running", started_at=started_at))
+
+
 async def lock_run(session: AsyncSession, run_id: str) -> Run | None:
     statement = select(Run).where(Run.id == run_id)
     if dialect_name(session) == "postgresql":
@@ -73,31 +82,96 @@ async def lock_run(session: AsyncSession, run_id: str) -> Run | None:
     return await session.scalar(statement.execution_options(populate_existing=True))
 
 
-async def load_steps(session: AsyncSession, run_id: str, *, lock: bool = False
-                     ) -> dict[str, RunStep]:
-    """The run's steps, fresh from the database; `lock` takes their row locks (PostgreSQL)
-    so that no claimer re-leases one while the caller decides about it."""
-    statement = select(RunStep).where(RunStep.run_id == run_id).execution_options(
-        populate_existing=True)
-    if lock and dialect_name(session) == "postgresql":
-        statement = statement.with_for_update()
-    return {step.step_id: step for step in await session.scalars(statement)}
+@dataclass
+class StepState:
+    """A step's row without its output (the large column): what completing, settling and
+    leasing decide from. Changes are written back by `save_states`, column by column."""
+
+    run_id: str
+    step_id: str
+    position: int
+    action: str
+    status: str
+    attempt: int
+    inputs: dict[str, Any] | None
+    error: str | None
+    connection_id: str | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    next_attempt_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name, value in self._loaded.items()
+                if getattr(self, name) != value}
 
 
-async def settle(
-    *, session: AsyncSession, run: Run, definition: Definition, workflow_name: str,
-    now: datetime | None = None, steps: dict[str, RunStep] | None = None,
-) -> None:
-    now = now or utcnow()
-    if steps is None:
-        steps = await load_steps(session, run.id)
+_STATE_COLUMNS = [field_.name for field_ in fields(StepState) if not field_.name.startswith("_")]
+_steps = cast(Table, RunStep.__table__)
+_runs = cast(Table, Run.__table__)
+# Built once: the engine runs these for every step. A step that succeeded is final and
+# nothing reads more of it than that, so it is left out (in a long run, most steps).
+_LOCK_RUN_STEPS = (
+    select(_runs.c.status.label("run_status"), *(_steps.c[name] for name in _STATE_COLUMNS))
+    .select_from(_runs).join(_steps, _steps.c.run_id == _runs.c.id)
+    .where(_runs.c.id == bindparam("run_id"), _steps.c.status != "succeeded"))
+_LOCK_RUN_STEPS_FOR_UPDATE = _LOCK_RUN_STEPS.with_for_update()
+
+
+async def lock_run_steps(session: AsyncSession, run_id: str
+                         ) -> tuple[str, dict[str, StepState]] | None:
+    """The run's status and its steps that have not succeeded (a step missing from them has
+    succeeded), fresh, in one statement; on PostgreSQL under the row locks of the run (taken
+    first: `workflow_runs` leads the FROM list, as everywhere a run and its steps are both
+    locked) and of those steps, so that two parallel steps finishing at once cannot both
+    miss the run's end, nor a claimer re-lease a step meanwhile. None: the run is gone, or
+    all its steps succeeded."""
+    statement = (_LOCK_RUN_STEPS_FOR_UPDATE if dialect_name(session) == "postgresql"
+                 else _LOCK_RUN_STEPS)
+    status = None
+    states = {}
+    # Core all the way (the session's connection): no ORM state to load or to flush.
+    connection = await session.connection()
+    for row in await connection.execute(statement, {"run_id": run_id}):
+        values = row._asdict()
+        status = values.pop("run_status")
+        states[values["step_id"]] = StepState(**values, _loaded=dict(values))
+    return (status, states) if status is not None else None
+
+
+async def save_states(session: AsyncSession, states: Iterable[StepState],
+                      extra: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Writes what changed in each state (plus `extra` columns, by step id)."""
+    connection = await session.connection()
+    for state in states:
+        values = {**state.changes(), **(extra or {}).get(state.step_id, {})}
+        if values:
+            await connection.execute(update(_steps).where(
+                _steps.c.run_id == state.run_id, _steps.c.step_id == state.step_id
+            ).values(values))
+
+
+async def outputs(session: AsyncSession, run_id: str) -> dict[str, dict[str, Any]]:
+    """What templates see of the run's steps: `steps.<id>.status` and `.output`."""
+    rows = await session.execute(select(_steps.c.step_id, _steps.c.status, _steps.c.output)
+                                 .where(_steps.c.run_id == run_id))
+    return {step_id: {"status": status, "output": output} for step_id, status, output in rows}
+
+
+def settle(*, definition: Definition, run_status: str, steps: Mapping[str, StepState],
+           now: datetime) -> tuple[str, str | None] | None:
+    """Readies the steps whose needs all succeeded and skips what can no longer run after a
+    failure; returns the run's terminal status and error once nothing is left to run.
+    `steps` may leave out steps that succeeded (as `lock_run_steps` does)."""
     broken = any(step.status in ("failed", "needs_attention") for step in steps.values())
     for spec in definition.steps:
         step = steps.get(spec.id)
         if step is None or step.status != "waiting":
             continue
         needs = [steps[need] for need in definition.needs_of(spec) if need in steps]
-        if broken or run.status == "cancelled" or any(
+        if broken or run_status == "cancelled" or any(
                 need.status in STEP_TERMINAL and need.status != "succeeded" for need in needs):
             step.status, step.finished_at = "skipped", now
         elif all(need.status == "succeeded" for need in needs):
@@ -107,9 +181,9 @@ async def settle(
             if step.status == "ready":
                 step.status, step.finished_at = "skipped", now
     if any(step.status not in STEP_TERMINAL for step in steps.values()):
-        return
-    if run.status in RUN_TERMINAL:
-        return
+        return None
+    if run_status in RUN_TERMINAL:
+        return None
     statuses = {step.status for step in steps.values()}
     if "needs_attention" in statuses:
         status = "needs_attention"
@@ -122,8 +196,7 @@ async def settle(
     failed = next((s for s in sorted(steps.values(), key=lambda s: s.position)
                    if s.status in ("failed", "needs_attention")), None)
     error = f"step {failed.step_id}: {failed.error}" if failed and failed.error else None
-    await finish(session=session, run=run, status=status, error=error,
-                 workflow_name=workflow_name, now=now)
+    return status, error
 
 
 async def finish(
@@ -157,6 +230,6 @@ async def cancel(*, session: AsyncSession, run: Run, workflow_name: str) -> None
                  workflow_name=workflow_name, now=now)
 
 
-def step_summary(workflow_name: str, step: RunStep) -> dict[str, Any]:
+def step_summary(workflow_name: str, step: StepState) -> dict[str, Any]:
     return {"run_id": step.run_id, "step_id": step.step_id, "action": step.action,
             "status": step.status, "attempt": step.attempt}
