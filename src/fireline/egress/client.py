@@ -70,6 +70,13 @@ def ssl_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     return context
 
 
+# httpx.URL is immutable, and parsing one costs more than the rest of building a request: a
+# tool calls the same few URLs over and over (its health check above all).
+@functools.lru_cache(maxsize=1024)
+def parse_url(url: str) -> httpx.URL:
+    return httpx.URL(url)
+
+
 class GuardedClient:
     def __init__(
         self,
@@ -145,7 +152,7 @@ class GuardedClient:
     ) -> httpx.Response:
         """Sends one request (and its retries); the response body is fully read. `data` is
         sent form-encoded (OAuth token endpoints and other form APIs)."""
-        target = url if isinstance(url, httpx.URL) else httpx.URL(url)  # NET-2: parsed once
+        target = url if isinstance(url, httpx.URL) else parse_url(url)  # NET-2: parsed once
         if params:
             target = target.copy_merge_params(params)
         headers = dict(headers or {})
