@@ -67,6 +67,7 @@ def ssl_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     context.load_verify_locations(cafile=certifi.where())
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
+    context.set_alpn_protocols(["http/1.1"])  # all the egress pool speaks
     return context
 
 

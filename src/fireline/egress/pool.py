@@ -10,9 +10,12 @@ O(1) (plus discarding stale ones).
 Same contract as httpcore's pool for what GuardedTransport uses: at most `max_connections`
 open connections (busy, idle or connecting), at most `max_keepalive_connections` kept idle,
 idle connections past `keepalive_expiry` or closed by the server are discarded before reuse,
-a request waits for a free slot at most the request's `pool` timeout (`PoolTimeout`). The
-connections themselves are httpcore's `AsyncHTTPConnection` over the guarded network backend,
-so every new connection still goes through the connect-time address check (NET-3).
+a request waits for a free slot at most the request's `pool` timeout (`PoolTimeout`).
+
+The pool dials new connections itself, through the guarded network backend — so every new
+connection still goes through the connect-time address check (NET-3) — and speaks HTTP/1.1 on
+them with httpcore's `AsyncHTTP11Connection` (httpcore's `AsyncHTTPConnection` wrapper would
+add a lock and a trace per request to decide what is settled here: HTTP/1.1 only).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class GuardedPool:
             max_keepalive_connections if max_keepalive_connections is not None else 2**31
         )
         self._keepalive_expiry = keepalive_expiry
-        self._idle: dict[_Key, list[httpcore.AsyncHTTPConnection]] = {}
+        self._idle: dict[_Key, list[httpcore.AsyncHTTP11Connection]] = {}
         self._idle_count = 0
         self._open = 0  # every connection this pool owns: busy, idle or connecting
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -56,9 +59,9 @@ class GuardedPool:
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         origin = request.url.origin
-        timeout = request.extensions.get("timeout", {}).get("pool")
+        timeouts = request.extensions.get("timeout", {})
         while True:
-            connection = await self._acquire(origin, timeout)
+            connection = await self._acquire(origin, timeouts)
             try:
                 response = await connection.handle_async_request(request)
             except httpcore.ConnectionNotAvailable:
@@ -88,12 +91,12 @@ class GuardedPool:
                 waiter.set_result(None)
 
     async def _acquire(
-        self, origin: httpcore.Origin, timeout: float | None
-    ) -> httpcore.AsyncHTTPConnection:
+        self, origin: httpcore.Origin, timeouts: dict[str, float | None]
+    ) -> httpcore.AsyncHTTP11Connection:
         while True:
             if self._closed:
                 raise RuntimeError("the connection pool is closed")
-            stale: list[httpcore.AsyncHTTPConnection] = []
+            stale: list[httpcore.AsyncHTTP11Connection] = []
             stack = self._idle.get(_key(origin))
             while stack:
                 connection = stack.pop()  # the most recently used is the least likely stale
@@ -104,23 +107,38 @@ class GuardedPool:
                 stale.append(connection)
             await self._close_all(stale)
             if self._open < self._max_connections:
-                return self._create(origin)
+                return await self._create(origin, timeouts.get("connect"))
             if self._idle_count:
                 # Full, but another origin's idle connection can make room.
                 await self._close_all([self._pop_any_idle()])
-                return self._create(origin)
-            await self._wait_for_slot(timeout)
+                return await self._create(origin, timeouts.get("connect"))
+            await self._wait_for_slot(timeouts.get("pool"))
 
-    def _create(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
-        self._open += 1
-        return httpcore.AsyncHTTPConnection(
-            origin=origin,
-            ssl_context=self._ssl_context,
-            keepalive_expiry=self._keepalive_expiry,
-            network_backend=self._backend,
+    async def _create(
+        self, origin: httpcore.Origin, timeout: float | None
+    ) -> httpcore.AsyncHTTP11Connection:
+        self._open += 1  # the slot is taken while connecting
+        try:
+            host = origin.host.decode("ascii")
+            stream = await self._backend.connect_tcp(host, origin.port, timeout=timeout)
+            if origin.scheme == b"https":
+                try:
+                    # Certificate and SNI for the URL's host name (NET-3 dials the address).
+                    stream = await stream.start_tls(
+                        self._ssl_context, server_hostname=host, timeout=timeout
+                    )
+                except BaseException:
+                    await stream.aclose()
+                    raise
+        except BaseException:
+            self._open -= 1
+            self._wake_one()
+            raise
+        return httpcore.AsyncHTTP11Connection(
+            origin=origin, stream=stream, keepalive_expiry=self._keepalive_expiry
         )
 
-    def _pop_any_idle(self) -> httpcore.AsyncHTTPConnection:
+    def _pop_any_idle(self) -> httpcore.AsyncHTTP11Connection:
         for key, stack in self._idle.items():
             if stack:
                 connection = stack.pop(0)  # the oldest
@@ -156,7 +174,7 @@ class GuardedPool:
                 return
 
     async def _release(
-        self, connection: httpcore.AsyncHTTPConnection, origin: httpcore.Origin
+        self, connection: httpcore.AsyncHTTP11Connection, origin: httpcore.Origin
     ) -> None:
         if self._closed or not connection.is_idle() or self._idle_count >= self._max_idle:
             await self._discard(connection)
@@ -165,19 +183,19 @@ class GuardedPool:
         self._idle_count += 1
         self._wake_one()
 
-    async def _discard(self, connection: httpcore.AsyncHTTPConnection) -> None:
+    async def _discard(self, connection: httpcore.AsyncHTTP11Connection) -> None:
         self._open -= 1
         self._wake_one()
         await _close_quietly(connection)
 
-    async def _close_all(self, connections: list[httpcore.AsyncHTTPConnection]) -> None:
+    async def _close_all(self, connections: list[httpcore.AsyncHTTP11Connection]) -> None:
         for connection in connections:
             self._open -= 1
             self._wake_one()
             await _close_quietly(connection)
 
 
-async def _close_quietly(connection: httpcore.AsyncHTTPConnection) -> None:
+async def _close_quietly(connection: httpcore.AsyncHTTP11Connection) -> None:
     # A close must finish even when the caller is being cancelled, or the slot would leak.
     task = asyncio.ensure_future(connection.aclose())
     try:
@@ -193,12 +211,12 @@ class _ReleasingStream:
     def __init__(
         self,
         response: httpcore.Response,
-        connection: httpcore.AsyncHTTPConnection,
+        connection: httpcore.AsyncHTTP11Connection,
         origin: httpcore.Origin,
         pool: GuardedPool,
     ) -> None:
         self._response = response
-        self._connection: httpcore.AsyncHTTPConnection | None = connection
+        self._connection: httpcore.AsyncHTTP11Connection | None = connection
         self._origin = origin
         self._pool = pool
 
