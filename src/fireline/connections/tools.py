@@ -22,7 +22,7 @@ from fireline.egress.addresses import IPNetwork
 from fireline.egress.client import GuardedClient
 from fireline.egress.policy import EgressPolicy
 from fireline.egress.transport import Resolver, resolve
-from fireline.integrations.base import Integration, ToolContext
+from fireline.integrations.base import Destination, Integration, ToolContext
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring
 from fireline.vault.sealing import Place, Vault
@@ -31,6 +31,7 @@ TABLE = "connections"
 # Connections kept per destination by a shared client: the monitor's concurrency, so that a
 # pass over many connections of one host reuses warm TLS connections instead of waiting.
 SHARED_POOL_SIZE = 50
+_POLICY_CACHE_SIZE = 4096
 
 
 def secrets_place(connection_id: str) -> Place:
@@ -56,6 +57,9 @@ class Tools:
     vault: Vault
     resolver: Resolver = resolve
     shared_clients: dict[EgressPolicy, _SharedClient] = field(default_factory=dict)
+    _policies: dict[tuple[Destination, tuple[IPNetwork, ...]], EgressPolicy] = field(
+        default_factory=dict
+    )
 
     def seal_secrets(self, connection: Connection, values: Mapping[str, str]) -> None:
         blob = json.dumps(dict(values), sort_keys=True).encode()
@@ -81,12 +85,20 @@ class Tools:
         self, integration: Integration, config: Any, allow_private: tuple[IPNetwork, ...]
     ) -> EgressPolicy:
         destination = integration.destination(config)
-        return EgressPolicy.for_settings(
-            self.settings,
-            allowed_hosts=destination.hosts,
-            allowed_ports=destination.ports,
-            allow_private=allow_private,
-        )
+        # Policies are immutable and the settings fixed: one per destination is enough.
+        key = (destination, allow_private)
+        policy = self._policies.get(key)
+        if policy is None:
+            if len(self._policies) >= _POLICY_CACHE_SIZE:
+                self._policies.clear()
+            policy = EgressPolicy.for_settings(
+                self.settings,
+                allowed_hosts=destination.hosts,
+                allowed_ports=destination.ports,
+                allow_private=allow_private,
+            )
+            self._policies[key] = policy
+        return policy
 
     @asynccontextmanager
     async def context(
