@@ -14,8 +14,7 @@ a request waits for a free slot at most the request's `pool` timeout (`PoolTimeo
 
 The pool dials new connections itself, through the guarded network backend — so every new
 connection still goes through the connect-time address check (NET-3) — and speaks HTTP/1.1 on
-them with httpcore's `AsyncHTTP11Connection` (httpcore's `AsyncHTTPConnection` wrapper would
-add a lock and a trace per request to decide what is settled here: HTTP/1.1 only).
+them (`http11.Http11Connection`, with h11).
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 
 import httpcore
+
+from fireline.egress.http11 import Http11Connection
 
 _Key = tuple[bytes, bytes, int]
 
@@ -51,7 +52,7 @@ class GuardedPool:
             max_keepalive_connections if max_keepalive_connections is not None else 2**31
         )
         self._keepalive_expiry = keepalive_expiry
-        self._idle: dict[_Key, list[httpcore.AsyncHTTP11Connection]] = {}
+        self._idle: dict[_Key, list[Http11Connection]] = {}
         self._idle_count = 0
         self._open = 0  # every connection this pool owns: busy, idle or connecting
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -92,11 +93,11 @@ class GuardedPool:
 
     async def _acquire(
         self, origin: httpcore.Origin, timeouts: dict[str, float | None]
-    ) -> httpcore.AsyncHTTP11Connection:
+    ) -> Http11Connection:
         while True:
             if self._closed:
                 raise RuntimeError("the connection pool is closed")
-            stale: list[httpcore.AsyncHTTP11Connection] = []
+            stale: list[Http11Connection] = []
             stack = self._idle.get(_key(origin))
             while stack:
                 connection = stack.pop()  # the most recently used is the least likely stale
@@ -116,7 +117,7 @@ class GuardedPool:
 
     async def _create(
         self, origin: httpcore.Origin, timeout: float | None
-    ) -> httpcore.AsyncHTTP11Connection:
+    ) -> Http11Connection:
         self._open += 1  # the slot is taken while connecting
         try:
             host = origin.host.decode("ascii")
@@ -134,11 +135,9 @@ class GuardedPool:
             self._open -= 1
             self._wake_one()
             raise
-        return httpcore.AsyncHTTP11Connection(
-            origin=origin, stream=stream, keepalive_expiry=self._keepalive_expiry
-        )
+        return Http11Connection(stream, keepalive_expiry=self._keepalive_expiry)
 
-    def _pop_any_idle(self) -> httpcore.AsyncHTTP11Connection:
+    def _pop_any_idle(self) -> Http11Connection:
         for key, stack in self._idle.items():
             if stack:
                 connection = stack.pop(0)  # the oldest
@@ -160,7 +159,7 @@ class GuardedPool:
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
                 self._wake_one()  # woken, but leaving: the turn goes to the next in line
-            else:
+            elif waiter in self._waiters:  # (a cancelled one may have been dropped already)
                 self._waiters.remove(waiter)
             if isinstance(exc, TimeoutError):
                 raise httpcore.PoolTimeout("no connection became free in time") from None
@@ -174,7 +173,7 @@ class GuardedPool:
                 return
 
     async def _release(
-        self, connection: httpcore.AsyncHTTP11Connection, origin: httpcore.Origin
+        self, connection: Http11Connection, origin: httpcore.Origin
     ) -> None:
         if self._closed or not connection.is_idle() or self._idle_count >= self._max_idle:
             await self._discard(connection)
@@ -183,19 +182,19 @@ class GuardedPool:
         self._idle_count += 1
         self._wake_one()
 
-    async def _discard(self, connection: httpcore.AsyncHTTP11Connection) -> None:
+    async def _discard(self, connection: Http11Connection) -> None:
         self._open -= 1
         self._wake_one()
         await _close_quietly(connection)
 
-    async def _close_all(self, connections: list[httpcore.AsyncHTTP11Connection]) -> None:
+    async def _close_all(self, connections: list[Http11Connection]) -> None:
         for connection in connections:
             self._open -= 1
             self._wake_one()
             await _close_quietly(connection)
 
 
-async def _close_quietly(connection: httpcore.AsyncHTTP11Connection) -> None:
+async def _close_quietly(connection: Http11Connection) -> None:
     # A close must finish even when the caller is being cancelled, or the slot would leak.
     task = asyncio.ensure_future(connection.aclose())
     try:
@@ -211,12 +210,12 @@ class _ReleasingStream:
     def __init__(
         self,
         response: httpcore.Response,
-        connection: httpcore.AsyncHTTP11Connection,
+        connection: Http11Connection,
         origin: httpcore.Origin,
         pool: GuardedPool,
     ) -> None:
         self._response = response
-        self._connection: httpcore.AsyncHTTP11Connection | None = connection
+        self._connection: Http11Connection | None = connection
         self._origin = origin
         self._pool = pool
 
