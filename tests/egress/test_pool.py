@@ -18,6 +18,7 @@ from fireline.core.errors import EgressDenied, TransientError
 from fireline.egress.client import GuardedClient
 from fireline.egress.policy import EgressPolicy
 from fireline.egress.streams import AsyncioStream, connect
+from fireline.egress.transport import SocketAddress
 from tests.egress.conftest import LOOPBACK, TlsSetup, fixed_resolver
 
 
@@ -43,7 +44,7 @@ class KeepAliveServer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self.tasks.add(task)  # type: ignore[arg-type]
+        self.tasks.add(task)
         self.connections += 1
         self.open_now += 1
         self.most_open = max(self.most_open, self.open_now)
@@ -67,7 +68,7 @@ class KeepAliveServer:
             return
         finally:
             self.open_now -= 1
-            self.tasks.discard(task)  # type: ignore[arg-type]
+            self.tasks.discard(task)
             writer.close()
 
 
@@ -175,7 +176,7 @@ async def test_net3_every_new_pooled_connection_is_resolved_and_checked_again(
 ) -> None:
     answers = iter([["127.0.0.1"], ["10.0.0.7"]])  # the second answer rebinds to a denied one
 
-    async def rebinding(host: str, port: int) -> list[tuple[object, int]]:
+    async def rebinding(host: str, port: int) -> list[SocketAddress]:
         return await fixed_resolver({host: next(answers)})(host, port)
 
     keepalive.hold = asyncio.Event()
