@@ -35,6 +35,7 @@ def _key(origin: httpcore.Origin) -> _Key:
     # httpcore's Origin compares by value but is not hashable.
     return origin.scheme, origin.host, origin.port
 
+
 class GuardedPool:
     def __init__(
         self,
@@ -115,9 +116,7 @@ class GuardedPool:
                 return await self._create(origin, timeouts.get("connect"))
             await self._wait_for_slot(timeouts.get("pool"))
 
-    async def _create(
-        self, origin: httpcore.Origin, timeout: float | None
-    ) -> Http11Connection:
+    async def _create(self, origin: httpcore.Origin, timeout: float | None) -> Http11Connection:
         self._open += 1  # the slot is taken while connecting
         try:
             host = origin.host.decode("ascii")
@@ -172,9 +171,7 @@ class GuardedPool:
                 waiter.set_result(None)
                 return
 
-    async def _release(
-        self, connection: Http11Connection, origin: httpcore.Origin
-    ) -> None:
+    async def _release(self, connection: Http11Connection, origin: httpcore.Origin) -> None:
         if self._closed or not connection.is_idle() or self._idle_count >= self._max_idle:
             await self._discard(connection)
             return
@@ -185,23 +182,13 @@ class GuardedPool:
     async def _discard(self, connection: Http11Connection) -> None:
         self._open -= 1
         self._wake_one()
-        await _close_quietly(connection)
+        await connection.aclose()
 
     async def _close_all(self, connections: list[Http11Connection]) -> None:
         for connection in connections:
             self._open -= 1
             self._wake_one()
-            await _close_quietly(connection)
-
-
-async def _close_quietly(connection: Http11Connection) -> None:
-    # A close must finish even when the caller is being cancelled, or the slot would leak.
-    task = asyncio.ensure_future(connection.aclose())
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])
-        raise
+            await connection.aclose()
 
 
 class _ReleasingStream:
