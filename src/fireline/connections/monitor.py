@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, text, update
+from sqlalchemy import bindparam, insert, or_, select, text, update
 
 from fireline.connections import health, service
 from fireline.connections.models import Connection, HealthCheck
@@ -38,6 +38,22 @@ log = get_logger("fireline.connections.monitor")
 _ADVISORY_LOCK = 0x46495245  # "FIRE"
 
 Checked = tuple[Connection, health.Outcome]
+
+_CONNECTIONS = Connection.metadata.tables[Connection.__tablename__]
+_HEALTH_CHECKS = HealthCheck.metadata.tables[HealthCheck.__tablename__]
+_HEALTH_FIELDS = (
+    "health_status",
+    "health_message",
+    "health_checked_at",
+    "health_failures",
+    "health_next_check_at",
+)
+# Parameters are named after the fields (`health.transition`'s keys) plus the row's id.
+_UPDATE_HEALTH = (
+    update(_CONNECTIONS)
+    .where(_CONNECTIONS.c.id == bindparam("connection_id"))
+    .values({name: bindparam(name) for name in _HEALTH_FIELDS})
+)
 
 
 @dataclass
@@ -153,12 +169,13 @@ class Monitor:
                 )
                 interval = values["health_next_check_at"] - outcome.checked_at
                 values["health_next_check_at"] += interval * (self.jitter * (2 * self.random() - 1))
-                updates.append({"id": connection.id, **values})
+                updates.append({"connection_id": connection.id, **values})
                 history.append(health.history_row(connection.id, outcome, "periodic"))
-            # Bulk statements: one round trip each instead of one per connection.
+            # Core executemany statements: one round trip each instead of one per connection,
+            # without the ORM's per-row bookkeeping.
             if updates:
-                await session.execute(update(Connection), updates)
-                await session.execute(insert(HealthCheck), history)
+                await session.execute(_UPDATE_HEALTH, updates)
+                await session.execute(insert(_HEALTH_CHECKS), history)
 
     async def _probe(self, connection: Connection) -> health.Outcome:
         integration = registry.get(connection.integration)
