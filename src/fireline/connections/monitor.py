@@ -82,7 +82,7 @@ class Monitor:
                 await conn.commit()
 
     async def _run_pass(self) -> int:
-        # Bounded, so that memory holds about two pages whatever the number of connections.
+        # Bounded, so that memory holds a few pages whatever the number of connections.
         work: asyncio.Queue[Connection | None] = asyncio.Queue(maxsize=self.batch_size)
         writes: asyncio.Queue[list[Checked] | None] = asyncio.Queue(maxsize=1)
         checked: list[Checked] = []
@@ -116,14 +116,16 @@ class Monitor:
                 await self.tools.close_unused_clients()
 
         try:
+            # Task groups: if any part fails, the others are cancelled and the pass fails.
             async with asyncio.TaskGroup() as tasks:
-                writer = tasks.create_task(write())
                 tasks.create_task(load())
-                await asyncio.gather(*(check() for _ in range(self.concurrency)))
+                tasks.create_task(write())
+                async with asyncio.TaskGroup() as workers:
+                    for _ in range(self.concurrency):
+                        workers.create_task(check())
                 if checked:
                     await writes.put(checked)
                 await writes.put(None)
-                await writer
         finally:
             await self.tools.aclose()
         return total
