@@ -7,20 +7,18 @@ import string
 
 _ALPHABET = string.ascii_uppercase + string.digits
 _SYMBOLS = 13
-_SPACE = len(_ALPHABET) ** _SYMBOLS  # ≈ 2**67.2
-_BITS = _SPACE.bit_length()
+# 13 random symbols of 36 ≈ 67 bits: collisions are not a practical concern.
+_SPACE = len(_ALPHABET) ** _SYMBOLS
 
 
 def new_id() -> str:
-    # 13 random symbols of 36 ≈ 67 bits: collisions are not a practical concern.
-    # One draw of random bits instead of 13 `secrets.choice` calls (ids are minted per health
-    # check and per audit row); rejection keeps every id equally likely.
-    while (value := secrets.randbits(_BITS)) >= _SPACE:
-        pass
+    # One draw from the OS CSPRNG, written in base 36 (one `secrets.choice` per symbol cost
+    # a system call each, and ids are made on every write).
+    value = secrets.randbelow(_SPACE)
     symbols = []
     for _ in range(_SYMBOLS):
-        value, index = divmod(value, 36)
-        symbols.append(_ALPHABET[index])
+        value, digit = divmod(value, len(_ALPHABET))
+        symbols.append(_ALPHABET[digit])
     return "P" + "".join(symbols)
 
 
