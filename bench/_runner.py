@@ -41,6 +41,23 @@ def temporary_home() -> Iterator[Path]:
         yield Path(directory)
 
 
+BENCH_MASTER_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+BENCH_EMAIL = "bench@example.com"
+
+
+@contextmanager
+def bench_home(**extra: str) -> Iterator[tuple[dict[str, str], str]]:
+    """A migrated Fireline home with an admin (BENCH_EMAIL) and the limits raised (the
+    benchmarks measure the request path, not the limiter); yields its env and API key."""
+    with temporary_home() as home:
+        env = fireline_env(home, FIRELINE_MASTER_KEY=BENCH_MASTER_KEY,
+                           FIRELINE_REST_RATE_LIMIT_PER_MINUTE="100000000",
+                           FIRELINE_EVENTS_RATE_LIMIT_PER_MINUTE="100000000", **extra)
+        cli(env, "db", "upgrade")
+        cli(env, "users", "create", "--email", BENCH_EMAIL, "--name", "Bench", "--role", "admin")
+        yield env, cli(env, "api-keys", "create", "--email", BENCH_EMAIL)
+
+
 def cli(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "fireline", *args], env=env, capture_output=True, text=True,

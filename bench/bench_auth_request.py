@@ -8,26 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._runner import (
-    cli,
-    fireline_env,
-    free_port,
-    report,
-    server,
-    temporary_home,
-    throughput,
-    uvicorn_argv,
-)
+from bench._runner import bench_home, free_port, report, server, throughput, uvicorn_argv
 
 
 def main() -> None:
-    with temporary_home() as home:
-        env = fireline_env(home, FIRELINE_MASTER_KEY="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                           FIRELINE_REST_RATE_LIMIT_PER_MINUTE="100000000")
-        cli(env, "db", "upgrade")
-        cli(env, "users", "create", "--email", "bench@example.com", "--name", "Bench",
-            "--role", "admin")
-        key = cli(env, "api-keys", "create", "--email", "bench@example.com")
+    with bench_home() as (env, key):
         headers = {"Authorization": f"Token token={key}"}
 
         def request(client):  # type: ignore[no-untyped-def]

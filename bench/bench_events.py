@@ -19,16 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._runner import (
-    cli,
-    fireline_env,
-    free_port,
-    report,
-    server,
-    temporary_home,
-    throughput,
-    uvicorn_argv,
-)
+from bench._runner import bench_home, free_port, report, server, throughput, uvicorn_argv
 
 
 def main() -> None:
@@ -36,13 +27,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with temporary_home() as home:
-        env = fireline_env(home, FIRELINE_MASTER_KEY="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                           FIRELINE_EVENTS_RATE_LIMIT_PER_MINUTE="100000000")
-        cli(env, "db", "upgrade")
-        cli(env, "users", "create", "--email", "bench@example.com", "--name", "Bench",
-            "--role", "admin")
-        key = cli(env, "api-keys", "create", "--email", "bench@example.com")
+    with bench_home() as (env, key):
         headers = {"Authorization": f"Token token={key}"}
         keys = itertools.cycle([f"host-{n}/disk" for n in range(20)])
 

@@ -16,12 +16,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._runner import (
-    cli,
-    fireline_env,
+    BENCH_EMAIL,
+    bench_home,
     free_port,
     report,
     server,
-    temporary_home,
     throughput,
     uvicorn_argv,
 )
@@ -34,18 +33,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     backend = "postgres" if args.postgres else "sqlite"
-    with temporary_home() as home:
-        # The limit is raised: this measures the request path, not the limiter.
-        extra = {"FIRELINE_MASTER_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                 "FIRELINE_REST_RATE_LIMIT_PER_MINUTE": "100000000"}
-        if args.postgres:
-            extra["FIRELINE_DATABASE_URL"] = args.postgres
-        env = fireline_env(home, **extra)
-        cli(env, "db", "upgrade")
-        cli(env, "users", "create", "--email", "bench@example.com", "--name", "Bench",
-            "--role", "admin")
-        key = cli(env, "api-keys", "create", "--email", "bench@example.com")
-        headers = {"Authorization": f"Token token={key}", "From": "bench@example.com"}
+    extra = {"FIRELINE_DATABASE_URL": args.postgres} if args.postgres else {}
+    with bench_home(**extra) as (env, key):
+        headers = {"Authorization": f"Token token={key}", "From": BENCH_EMAIL}
         fireline_port, ceiling_port = free_port(), free_port()
         # Both servers run side by side and the workloads alternate between them, best of
         # three rounds each: on a shared machine this compares code, not background load.

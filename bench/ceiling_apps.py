@@ -34,7 +34,7 @@ async def healthz() -> dict[str, str]:
 async def me(authorization: str = Header()) -> dict[str, object]:
     token = authorization.split("=", 1)[1]
     digest = hashlib.sha256(token.encode()).hexdigest()
-    async with database.session() as session:
+    async with database.session(read_only=True) as session:
         row = (await session.execute(text(
             "SELECT u.id, u.name, u.email FROM api_keys k JOIN users u ON u.id = k.user_id "
             "WHERE k.token_hash = :digest"), {"digest": digest})).one()
@@ -90,7 +90,7 @@ async def create_incident(
 
 @app.get("/api/incidents")
 async def list_incidents(authorization: str = Header()) -> dict[str, object]:
-    async with database.session() as session:
+    async with database.session(read_only=True) as session:
         await _user_id(session, authorization)
         rows = (await session.execute(text(
             "SELECT i.id, i.incident_number, i.title, i.status, i.urgency, i.created_at, "

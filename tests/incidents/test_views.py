@@ -177,6 +177,36 @@ async def test_bulk_update(client: httpx.AsyncClient, make_actor) -> None:
     assert {item["status"] for item in response.json()["incidents"]} == {"resolved"}
 
 
+async def test_listed_incidents_match_their_single_reads(client: httpx.AsyncClient,
+                                                        make_actor) -> None:
+    """The list reads plain rows and the single read ORM objects: both render the same."""
+    admin: Actor = await make_actor("admin")
+    ana: Actor = await make_actor("responder")
+    bo: Actor = await make_actor("responder")
+    team = await _team(client, admin)
+    service = await create_service(client, admin, teams=[{"id": team, "type": "team_reference"}])
+    both = [{"assignee": {"id": actor.user.id, "type": "user_reference"}} for actor in (ana, bo)]
+    await create_incident(client, admin, service["id"], title="two assignees", assignments=both,
+                          priority={"id": "PPRIORITY0000P2", "type": "priority_reference"})
+    await create_incident(client, admin, service["id"], title="none", assignments=[])
+    await create_incident(client, admin, service["id"], title="one", assignments=both[1:])
+    for include in ([], ["services", "assignees"]):
+        listed = (await client.get("/api/incidents", headers=admin.headers,
+                                   params={"include[]": include})).json()["incidents"]
+        assert [item["title"] for item in listed] == ["two assignees", "none", "one"]
+        for item in listed:
+            single = (await client.get(f"/api/incidents/{item['id']}", headers=admin.headers,
+                                       params={"include[]": include})).json()["incident"]
+            single.pop("body")
+            assert item == single
+    assert [len(item["assignments"]) for item in listed] == [2, 0, 1]
+    assert listed[0]["priority"]["name"] == "P2" and listed[0]["teams"][0]["id"] == team
+    assert listed[0]["service"]["type"] == "service"  # include[]=services: the full service
+    mine = (await client.get("/api/incidents", headers=admin.headers,
+                             params={"user_ids[]": [bo.user.id]})).json()["incidents"]
+    assert [item["title"] for item in mine] == ["two assignees", "one"]
+
+
 async def test_list_filters_sorting_and_pagination(client: httpx.AsyncClient,
                                                    make_actor) -> None:
     admin: Actor = await make_actor("admin")

@@ -52,7 +52,9 @@ def csrf_token_for(session_secret: str) -> str:
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.database.session() as session:
+    # Safe methods only read (SQLite: a deferred transaction that does not wait for writers).
+    read_only = request.method in _SAFE_METHODS
+    async with request.app.state.database.session(read_only=read_only) as session:
         yield session
 
 

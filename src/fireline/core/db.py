@@ -1,8 +1,10 @@
 """Database access: one async engine, one schema, SQLite (embedded) or PostgreSQL.
 
-SQLite runs in WAL mode with foreign keys on, and every transaction starts with
-`BEGIN IMMEDIATE`: concurrent writers then queue on the busy timeout instead of failing
+SQLite runs in WAL mode with foreign keys on, and every transaction that may write starts
+with `BEGIN IMMEDIATE`: concurrent writers then queue on the busy timeout instead of failing
 when a read lock cannot be upgraded (SQLite's deadlock rule for deferred transactions).
+Read-only sessions (`session(read_only=True)`, used for GET requests) begin deferred: in WAL
+mode readers never wait for the writer, so reads no longer queue behind writes and each other.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 _T = TypeVar("_T")
+_READ_ONLY = "fireline_read_only"
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -71,14 +74,18 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
+    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session; `read_only=True` promises no writes (SQLite then begins deferred)."""
+        maker = self.read_sessionmaker if read_only else self.sessionmaker
+        async with maker() as session:
             yield session
 
     @asynccontextmanager
@@ -111,7 +118,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def dialect_name(session: AsyncSession) -> str:

@@ -31,7 +31,7 @@ class PageParams:
     total: bool = False
 
 
-def page_params(
+async def page_params(  # async: FastAPI would run a plain function in a worker thread
     limit: Annotated[int, Query(ge=1)] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0)] = 0,
     total: bool = False,

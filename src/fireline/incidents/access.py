@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts.models import User
@@ -40,14 +40,21 @@ def require_incident_writer(principal: Principal) -> None:
         raise AccessDeniedError("Your role may not change incidents")
 
 
+def sees_only_assigned(principal: Principal) -> bool:
+    return principal.role is BaseRole.RESTRICTED
+
+
+def assigned_to(user_id: Any) -> ColumnElement[bool]:
+    """The incident has `user_id` (a value or a bound parameter) among its assignees."""
+    return exists().where(IncidentAssignment.incident_id == Incident.id,
+                          IncidentAssignment.user_id == user_id)
+
+
 def restrict_visible(principal: Principal, statement: S) -> S:
     """Adds the visibility rule to a query over incidents."""
-    if principal.role is not BaseRole.RESTRICTED:
+    if not sees_only_assigned(principal):
         return statement
-    return statement.where(exists().where(
-        IncidentAssignment.incident_id == Incident.id,
-        IncidentAssignment.user_id == principal.user.id,
-    ))
+    return statement.where(assigned_to(principal.user.id))
 
 
 async def visible_incident(

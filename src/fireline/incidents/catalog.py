@@ -74,6 +74,14 @@ async def get_service(*, session: AsyncSession, service_id: str) -> Service:
     return service
 
 
+async def services_by_id(*, session: AsyncSession, ids: list[str]) -> dict[str, Service]:
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return {}
+    found = await session.scalars(select(Service).where(Service.id.in_(unique)))
+    return {service.id: service for service in found.unique()}
+
+
 async def list_services(
     *, session: AsyncSession, params: PageParams, query: str | None = None,
     team_ids: list[str] | None = None,

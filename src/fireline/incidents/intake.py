@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.core.clock import utcnow
@@ -37,15 +38,17 @@ _INTEGRATIONS = cast(Table, ServiceIntegration.__table__).c
 _FIND_ROUTES = select(
     _INTEGRATIONS.id, _INTEGRATIONS.service_id, _INTEGRATIONS.routing_key,
 ).where(_INTEGRATIONS.routing_key.in_(bindparam("routing_keys", expanding=True)))
-# Finds the open incident and counts one more alert on it in one statement; the increment
-# is the database's, so concurrent appends never lose one.
-_COUNT_ALERT = (
+# Finds the open incidents under some keys of one service and counts `n` more alerts on
+# each, in one statement; the increment is the database's, so concurrent appends never
+# lose one.
+_COUNT_ALERTS = (
     update(cast(Table, Incident.__table__))
     .where(_INCIDENTS.service_id == bindparam("match_service_id"),
-           _INCIDENTS.incident_key == bindparam("match_incident_key"),
+           _INCIDENTS.incident_key.in_(bindparam("match_incident_keys", expanding=True)),
            _INCIDENTS.status != "resolved")
-    .values(alert_count=_INCIDENTS.alert_count + 1, updated_at=bindparam("now"))
-    .returning(_INCIDENTS.id)
+    .values(alert_count=_INCIDENTS.alert_count + bindparam("added", type_=Integer),
+            updated_at=bindparam("now"))
+    .returning(_INCIDENTS.id, _INCIDENTS.incident_key)
 )
 _INSERT_ALERT = insert(cast(Table, Alert.__table__))
 URGENCY = {"critical": "high", "error": "high", "warning": "low", "info": "low"}
@@ -114,26 +117,44 @@ async def find_routes(
 
 async def apply_events(*, session: AsyncSession, items: Sequence[Event]) -> list[str | None]:
     """Applies events in order in the caller's transaction (one group commit); each result
-    is the event's dedup key, or None for an unknown routing key."""
+    is the event's dedup key, or None for an unknown routing key.
+
+    Consecutive triggers are applied together: counting alerts on open incidents commutes,
+    so one UPDATE per service counts them all, and only keys without an open incident cost
+    more (they open one). An acknowledge or resolve ends such a run, keeping the order."""
     routes = await find_routes(session=session, routing_keys=[item.routing_key for item in items])
     alerts: list[dict[str, Any]] = []
     results: list[str | None] = []
+    triggers: list[_Trigger] = []
     for event in items:
         route = routes.get(event.routing_key)
-        results.append(None if route is None else await _apply(session, route, event, alerts))
+        if route is None:
+            results.append(None)
+        elif event.event_action == "trigger":
+            triggers.append(_Trigger(route, event, event.dedup_key or uuid.uuid4().hex))
+            results.append(triggers[-1].dedup_key)
+        else:
+            alerts += await _apply_triggers(session, triggers)
+            triggers = []
+            results.append(await _change_status(session, route, event))
+    alerts += await _apply_triggers(session, triggers)
     if alerts:  # one statement for the batch's alerts; their incidents exist by now
         await session.execute(_INSERT_ALERT, alerts)
     return results
 
 
-async def _apply(
-    session: AsyncSession, route: Route, event: Event, alerts: list[dict[str, Any]]
-) -> str:
-    if event.event_action == "trigger":
-        assert event.payload is not None
-        dedup_key = event.dedup_key or uuid.uuid4().hex
-        alerts.append(await _trigger(session, route, event, event.payload, dedup_key))
-        return dedup_key
+@dataclass(frozen=True)
+class _Trigger:
+    route: Route
+    event: Event
+    dedup_key: str
+
+    @property
+    def incident(self) -> tuple[str, str]:
+        return self.route.service_id, self.dedup_key
+
+
+async def _change_status(session: AsyncSession, route: Route, event: Event) -> str:
     assert event.dedup_key is not None
     incident = await lifecycle.find_open(
         session=session, service_id=route.service_id, incident_key=event.dedup_key)
@@ -158,36 +179,57 @@ def _channel(event: Event, route: Route) -> dict[str, Any]:
     return channel
 
 
-async def _trigger(
-    session: AsyncSession, route: Route, event: Event, payload: Payload, dedup_key: str
-) -> dict[str, Any]:
-    """Counts the alert on the open incident (opening one if none) and returns its row."""
-    incident_id = await _count_alert(session, route.service_id, dedup_key)
-    if incident_id is None:
-        service = await catalog.get_service(session=session, service_id=route.service_id)
-        incident = await lifecycle.open_incident(
-            session=session, agent=Agent.service(service), data=lifecycle.NewIncident(
-                service=service, title=payload.summary, urgency=URGENCY[payload.severity],
-                incident_key=dedup_key, details=_details(payload),
-                trigger_channel=_channel(event, route),
-                assignees=[item.user for item in service.on_call], alert_count=1,
-            ))
-        # None: a concurrent trigger opened it first (WF-2); append to that one.
-        incident_id = incident.id if incident else await _count_alert(
-            session, route.service_id, dedup_key)
-        assert incident_id is not None
-    return {
-        "id": new_id(), "incident_id": incident_id, "dedup_key": dedup_key,
-        "summary": payload.summary, "severity": payload.severity,
-        "body": event.model_dump(mode="json", by_alias=True, exclude={"routing_key"}),
-        "created_at": utcnow(),
-    }
+async def _apply_triggers(session: AsyncSession, triggers: list[_Trigger]) -> list[dict[str, Any]]:
+    """Counts each trigger's alert on its open incident (the first trigger of a key with none
+    opens it, counting the run's alerts for that key) and returns the alert rows."""
+    added = Counter(trigger.incident for trigger in triggers)
+    incident_ids = await _count_alerts(session, added)
+    for trigger in triggers:
+        if trigger.incident not in incident_ids:
+            incident_ids[trigger.incident] = await _open(session, trigger,
+                                                         added[trigger.incident])
+    now = utcnow()
+    return [{
+        "id": new_id(), "incident_id": incident_ids[trigger.incident],
+        "dedup_key": trigger.dedup_key, "summary": payload.summary,
+        "severity": payload.severity,
+        "body": trigger.event.model_dump(mode="json", by_alias=True, exclude={"routing_key"}),
+        "created_at": now,
+    } for trigger in triggers if (payload := trigger.event.payload) is not None]
 
 
-async def _count_alert(session: AsyncSession, service_id: str, dedup_key: str) -> str | None:
-    found: str | None = await session.scalar(
-        _COUNT_ALERT,
-        {"match_service_id": service_id, "match_incident_key": dedup_key, "now": utcnow()})
+async def _open(session: AsyncSession, trigger: _Trigger, alert_count: int) -> str:
+    payload, route = trigger.event.payload, trigger.route
+    assert payload is not None
+    service = await catalog.get_service(session=session, service_id=route.service_id)
+    incident = await lifecycle.open_incident(
+        session=session, agent=Agent.service(service), data=lifecycle.NewIncident(
+            service=service, title=payload.summary, urgency=URGENCY[payload.severity],
+            incident_key=trigger.dedup_key, details=_details(payload),
+            trigger_channel=_channel(trigger.event, route),
+            assignees=[item.user for item in service.on_call], alert_count=alert_count,
+        ))
+    if incident is not None:
+        return incident.id
+    # A concurrent trigger (another process) opened it first (WF-2): count on that one.
+    found = await _count_alerts(session, Counter({trigger.incident: alert_count}))
+    return found[trigger.incident]
+
+
+async def _count_alerts(
+    session: AsyncSession, added: Counter[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """Counts `added[(service_id, key)]` alerts on each open incident; returns the ids of
+    those that were open. One statement per (service, number added) — usually one."""
+    groups: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for (service_id, key), count in added.items():
+        groups[service_id, count].append(key)
+    found: dict[tuple[str, str], str] = {}
+    for (service_id, count), keys in groups.items():
+        rows = await session.execute(_COUNT_ALERTS, {
+            "match_service_id": service_id, "match_incident_keys": keys, "added": count,
+            "now": utcnow()})
+        found |= {(service_id, row.incident_key): row.id for row in rows}
     return found
 
 

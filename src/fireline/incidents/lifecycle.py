@@ -12,24 +12,23 @@ event, in the caller's transaction. Two rules live in the schema, not in pre-che
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fireline.accounts.models import User
-from fireline.accounts.permissions import Principal
 from fireline.core.clock import isoformat, utcnow
-from fireline.core.db import first_unique, insert_for
+from fireline.core.db import dialect_name, first_unique, insert_for
 from fireline.core.errors import ArgumentsCausedError, InvalidInputError
 from fireline.core.ids import new_id
-from fireline.core.pagination import Page, PageParams, paginate
-from fireline.incidents import access, catalog, outbox, timeline
+from fireline.incidents import catalog, outbox, timeline
 from fireline.incidents.models import (
     OPEN,
     Incident,
@@ -44,24 +43,30 @@ from fireline.incidents.timeline import Agent
 
 DEDUP_CONFLICT = "Open incident with matching dedup key already exists on this service"
 _COUNTER = "incidents"
-SORT_COLUMNS = {
-    "incident_number": Incident.incident_number,
-    "created_at": Incident.created_at,
-    "resolved_at": Incident.resolved_at,
-    "urgency": Incident.urgency,
-}
+_INCIDENT_FIELDS = tuple(column.key for column in Incident.__table__.columns)
+# The hot statements are built once: building them cost more than running them.
+_BUMP = (
+    update(IncidentCounter).where(IncidentCounter.name == _COUNTER)
+    .values(value=IncidentCounter.value + 1).returning(IncidentCounter.value)
+)
+
+
+@functools.cache
+def _insert_incident(dialect: str) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` aimed at the open-key index (WF-2)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(cast(Table, Incident.__table__))
+            .on_conflict_do_nothing(index_elements=["service_id", "incident_key"],
+                                    index_where=OPEN)
+            .returning(Incident.__table__.c.id))
 
 
 async def next_incident_number(session: AsyncSession) -> int:
-    bump = (
-        update(IncidentCounter).where(IncidentCounter.name == _COUNTER)
-        .values(value=IncidentCounter.value + 1).returning(IncidentCounter.value)
-    )
-    number = await session.scalar(bump)
+    number = await session.scalar(_BUMP)
     if number is None:  # first incident ever: create the row, racing creators agree on it
         first = insert_for(session)(IncidentCounter).values(name=_COUNTER, value=0)
         await session.execute(first.on_conflict_do_nothing())
-        number = await session.scalar(bump)
+        number = await session.scalar(_BUMP)
     assert number is not None
     return int(number)
 
@@ -97,11 +102,8 @@ async def open_incident(
     # WF-2: the partial unique index decides, in the insert itself. A conflict inserts
     # nothing (no exception, no savepoint); the caller's rollback or a gap in the numbers
     # is the only trace.
-    row = {column.key: getattr(incident, column.key) for column in Incident.__table__.columns}
-    inserted = await session.scalar(
-        insert_for(session)(Incident).values(row).on_conflict_do_nothing(
-            index_elements=[Incident.service_id, Incident.incident_key], index_where=OPEN)
-        .returning(Incident.id))
+    row = {key: getattr(incident, key) for key in _INCIDENT_FIELDS}
+    inserted = await session.scalar(_insert_incident(dialect_name(session)), row)
     if inserted is None:
         return None
     make_transient_to_detached(incident)
@@ -165,57 +167,6 @@ def _record_assignment(
         summary=f"Assigned to {names}.",
         details={"assignees": [Agent.user(user).stored() for user in users]},
     )
-
-
-@dataclass(frozen=True)
-class IncidentFilters:
-    statuses: list[str] = field(default_factory=list)
-    service_ids: list[str] = field(default_factory=list)
-    team_ids: list[str] = field(default_factory=list)
-    user_ids: list[str] = field(default_factory=list)
-    urgencies: list[str] = field(default_factory=list)
-    incident_key: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    sort_by: list[str] = field(default_factory=list)
-
-
-def _sort(statement: Select[Incident], sort_by: list[str]) -> Select[Incident]:
-    order = []
-    for item in sort_by:
-        name, _, direction = item.partition(":")
-        column = SORT_COLUMNS.get(name)
-        if column is None or direction not in {"", "asc", "desc"}:
-            raise InvalidInputError(errors=[f"Invalid sort_by value {item!r}"])
-        order.append(column.desc() if direction == "desc" else column.asc())
-    return statement.order_by(*order, Incident.incident_number.asc())
-
-
-async def list_incidents(
-    *, session: AsyncSession, principal: Principal, filters: IncidentFilters,
-    params: PageParams,
-) -> Page[Incident]:
-    statement = access.restrict_visible(principal, select(Incident))
-    if filters.statuses:
-        statement = statement.where(Incident.status.in_(filters.statuses))
-    if filters.service_ids:
-        statement = statement.where(Incident.service_id.in_(filters.service_ids))
-    if filters.team_ids:
-        statement = statement.where(Incident.service_id.in_(
-            select(Service.id).where(Service.team_id.in_(filters.team_ids))))
-    if filters.user_ids:
-        statement = statement.where(Incident.id.in_(
-            select(IncidentAssignment.incident_id)
-            .where(IncidentAssignment.user_id.in_(filters.user_ids))))
-    if filters.urgencies:
-        statement = statement.where(Incident.urgency.in_(filters.urgencies))
-    if filters.incident_key:
-        statement = statement.where(Incident.incident_key == filters.incident_key)
-    if filters.since is not None:
-        statement = statement.where(Incident.created_at >= filters.since)
-    if filters.until is not None:
-        statement = statement.where(Incident.created_at < filters.until)
-    return await paginate(session, _sort(statement, filters.sort_by), params)
 
 
 Transition = Literal["acknowledged", "resolved"]

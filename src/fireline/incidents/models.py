@@ -144,7 +144,8 @@ class Incident(Base):
     service: Mapped[Service] = relationship(lazy="joined")
     priority: Mapped[Priority | None] = relationship(lazy="joined")
     assignments: Mapped[list[IncidentAssignment]] = relationship(
-        lazy="joined", cascade="all, delete-orphan", order_by="IncidentAssignment.at"
+        lazy="joined", cascade="all, delete-orphan",
+        order_by=lambda: (IncidentAssignment.at, IncidentAssignment.user_id),
     )
 
 

@@ -1,36 +1,112 @@
 """PagerDuty REST v2 bodies for services, integrations, incidents, notes, log entries and
-priorities. Pure functions over loaded rows: they never query."""
+priorities. Pure functions over loaded rows: they never query.
+
+Incidents are rendered from anything shaped like one (the protocols below): the ORM models,
+or the plain views the incident list reads (`incidents.listing`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
-from fireline.accounts.models import Team, User
 from fireline.core.clock import isoformat
 from fireline.core.resources import api_url, html_url, reference, resource
 from fireline.incidents.models import (
     Incident,
     LogEntry,
     Note,
-    Priority,
     Service,
     ServiceIntegration,
 )
 
 
-def user_ref(base: str, user: User) -> dict[str, Any]:
+class NamedLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class UserLike(NamedLike, Protocol):
+    @property
+    def email(self) -> str: ...
+
+
+class ServiceLike(NamedLike, Protocol):
+    @property
+    def team(self) -> NamedLike | None: ...
+
+
+class AssignmentLike(Protocol):
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def user(self) -> UserLike: ...
+
+
+class PriorityLike(NamedLike, Protocol):
+    @property
+    def description(self) -> str: ...
+    @property
+    def color(self) -> str: ...
+    @property
+    def order(self) -> int: ...
+
+
+class IncidentLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def incident_number(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def details(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def urgency(self) -> str: ...
+    @property
+    def incident_key(self) -> str: ...
+    @property
+    def last_status_change_by(self) -> dict[str, Any]: ...
+    @property
+    def acknowledgements(self) -> list[dict[str, Any]]: ...
+    @property
+    def alert_count(self) -> int: ...
+    @property
+    def first_trigger_log_entry_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def last_status_change_at(self) -> datetime: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def service(self) -> ServiceLike: ...
+    @property
+    def priority(self) -> PriorityLike | None: ...
+    @property
+    def assignments(self) -> Sequence[AssignmentLike]: ...
+
+
+def user_ref(base: str, user: NamedLike) -> dict[str, Any]:
     return reference(base, "user", user.id, user.name)
 
 
-def team_ref(base: str, team: Team) -> dict[str, Any]:
+def team_ref(base: str, team: NamedLike) -> dict[str, Any]:
     return reference(base, "team", team.id, team.name)
 
 
-def service_ref(base: str, service: Service) -> dict[str, Any]:
+def service_ref(base: str, service: NamedLike) -> dict[str, Any]:
     return reference(base, "service", service.id, service.name)
 
 
-def incident_ref(base: str, incident: Incident) -> dict[str, Any]:
+def incident_ref(base: str, incident: IncidentLike) -> dict[str, Any]:
     return reference(base, "incident", incident.id, _incident_summary(incident))
 
 
@@ -83,7 +159,7 @@ def service_body(
     )
 
 
-def priority_body(base: str, priority: Priority) -> dict[str, Any]:
+def priority_body(base: str, priority: PriorityLike) -> dict[str, Any]:
     return resource(
         base, "priority", priority.id, priority.name,
         name=priority.name, description=priority.description, color=priority.color,
@@ -91,12 +167,12 @@ def priority_body(base: str, priority: Priority) -> dict[str, Any]:
     )
 
 
-def _incident_summary(incident: Incident) -> str:
+def _incident_summary(incident: IncidentLike) -> str:
     return f"[#{incident.incident_number}] {incident.title}"
 
 
 def incident_body(
-    base: str, incident: Incident, *, with_body: bool = False,
+    base: str, incident: IncidentLike, *, with_body: bool = False,
     include: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     service = incident.service
@@ -145,8 +221,6 @@ def incident_body(
     )
     if with_body or "body" in include:
         body["body"] = {"type": "incident_body", "details": incident.details or ""}
-    if "services" in include:
-        body["service"] = service_body(base, service, [])
     if "assignees" in include or "users" in include:
         for item, assignment in zip(body["assignments"], incident.assignments, strict=True):
             item["assignee"] |= {"name": assignment.user.name, "email": assignment.user.email,

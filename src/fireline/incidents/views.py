@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fireline.accounts.models import User
 from fireline.accounts.permissions import CurrentPrincipal, Principal, Session
 from fireline.core.pagination import Pagination
-from fireline.incidents import access, catalog, lifecycle, shapes, timeline
+from fireline.incidents import access, catalog, lifecycle, listing, shapes, timeline
 from fireline.incidents.models import Incident
 from fireline.incidents.schemas import (
     BulkIncidentUpdate,
@@ -146,16 +146,21 @@ async def list_incidents(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[str, Any]:
-    filters = lifecycle.IncidentFilters(
+    filters = listing.IncidentFilters(
         statuses=statuses, service_ids=service_ids, team_ids=team_ids, user_ids=user_ids,
         urgencies=urgencies, incident_key=incident_key, since=_utc(since), until=_utc(until),
         sort_by=[part for item in sort_by for part in item.split(",") if part],
     )
-    found = await lifecycle.list_incidents(
+    found = await listing.list_incidents(
         session=session, principal=principal, filters=filters, params=page)
-    wanted = frozenset(include)
-    return found.body("incidents", [
-        shapes.incident_body(_base(request), item, include=wanted) for item in found.items])
+    base, wanted = _base(request), frozenset(include)
+    bodies = [shapes.incident_body(base, item, include=wanted) for item in found.items]
+    if "services" in wanted:
+        services = await catalog.services_by_id(
+            session=session, ids=[item.service_id for item in found.items])
+        for body in bodies:
+            body["service"] = shapes.service_body(base, services[body["service"]["id"]], [])
+    return found.body("incidents", bodies)
 
 
 @router.put("/incidents")
@@ -181,8 +186,11 @@ async def get_incident(
 ) -> dict[str, Any]:
     incident = await access.visible_incident(
         session=session, principal=principal, incident_id=incident_id)
-    return {"incident": shapes.incident_body(_base(request), incident, with_body=True,
-                                             include=frozenset(include))}
+    body = shapes.incident_body(_base(request), incident, with_body=True,
+                                include=frozenset(include))
+    if "services" in include:
+        body["service"] = shapes.service_body(_base(request), incident.service, [])
+    return {"incident": body}
 
 
 @router.put("/incidents/{incident_id}")
