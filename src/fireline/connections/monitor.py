@@ -132,8 +132,9 @@ class Monitor:
 
     async def _load_page(self, due_before: datetime, after: str) -> list[Connection]:
         # Keyset pagination by id: rows already taken this pass are never taken again, even
-        # before their new schedule is written.
-        async with self.db.session() as session:
+        # before their new schedule is written. Read-only: on SQLite it then does not queue
+        # for the write lock behind the page being written meanwhile.
+        async with self.db.session(read_only=True) as session:
             return list(
                 await session.scalars(
                     select(Connection)
