@@ -96,7 +96,9 @@ async def test_chunked_bodies_are_read_whole_and_the_connection_reused(scripted:
     server = await scripted(lambda _: (chunked, False))
     async with _client(server) as client:
         assert (await _get(client, server)).text == "abcde"
-        assert (await _get(client, server)).text == "abcde"
+        response = await _get(client, server)
+    assert (response.text, response.http_version, response.reason_phrase) == (
+        "abcde", "HTTP/1.1", "OK")
     assert server.connections == 1
 
 

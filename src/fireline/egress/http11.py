@@ -73,7 +73,10 @@ class Http11Connection:
             status=event.status_code,
             headers=event.headers,
             content=_Body(self, read_timeout),
-            extensions={"http_version": event.http_version, "reason_phrase": event.reason},
+            extensions={
+                "http_version": b"HTTP/" + event.http_version,  # as httpcore: b"HTTP/1.1"
+                "reason_phrase": event.reason,
+            },
         )
 
     async def aclose(self) -> None:
