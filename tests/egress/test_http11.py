@@ -152,3 +152,13 @@ async def test_a_post_body_is_sent_with_its_length(scripted: Start) -> None:
         assert response.text == "ok"
         assert (await _get(client, server)).text == "ok"  # the body was consumed exactly
     assert server.connections == 1
+
+
+async def test_a_large_request_body_waits_for_the_socket_to_drain(scripted: Start) -> None:
+    server = await scripted(lambda _: (OK, False))
+    body = bytes(range(256)) * 16384  # 4 MiB: far beyond the transport's write buffer
+    async with _client(server) as client:
+        response = await client.request("POST", f"http://127.0.0.1:{server.port}/upload",
+                                        idempotent=False, content=body)
+    assert response.text == "ok"
+    assert server.requests == 1
