@@ -1,10 +1,13 @@
-"""Health checks: 10,000 connections probed through the real monitor (egress, vault,
-verification, history rows) against a local fake Elasticsearch answering in 50 ms, vs the
-concurrency bound N / latency. Also reports the process's peak memory."""
+"""Health checks: 10,000 connections, each with its own API key, probed through the real
+monitor (egress, vault, verification, history rows) against a local fake Elasticsearch
+answering in 50 ms, vs the concurrency bound N / latency. Also reports the process's peak
+memory."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import resource
 import subprocess
@@ -36,13 +39,25 @@ from fireline.vault.sealing import Vault
 CONNECTIONS = int(__import__("os").environ.get("BENCH_CONNECTIONS", "10000"))
 CONCURRENCY = 50
 LATENCY = 0.05
-KEY = "bench-api-key-0123456789"
+KEY_SEED = b"bench-health-keys"
+
+
+def api_key(index: int) -> str:
+    """Each connection has its own key, as in real use (the fake can tell a wrong one)."""
+    digest = hmac.new(KEY_SEED, str(index).encode(), hashlib.sha256).hexdigest()[:20]
+    return f"bench-{index}-{digest}"
+
+
+def _valid(authorization: str) -> bool:
+    scheme, _, key = authorization.partition(" ")
+    index = key.split("-")[1] if key.count("-") == 2 else ""
+    return scheme == "ApiKey" and index.isdigit() and hmac.compare_digest(key, api_key(int(index)))
 
 
 def slow_cluster() -> Starlette:
     async def root(request: Request) -> JSONResponse:
         await asyncio.sleep(LATENCY)
-        if request.headers.get("authorization") != f"ApiKey {KEY}":
+        if not _valid(request.headers.get("authorization", "")):
             return JSONResponse({"status": 401}, status_code=401)
         return JSONResponse({"cluster_name": "bench", "version": {"number": "8.15.0"}})
 
@@ -89,15 +104,14 @@ async def main() -> None:
         db = Database(settings.database_url)
         async with db.transaction() as session:
             for index in range(CONNECTIONS):
+                connection_id = new_id()
                 connection = Connection(
-                    id=new_id(), integration="elasticsearch", name=f"es-{index}",
+                    id=connection_id, integration="elasticsearch", name=f"es-{index}",
                     configuration={"url": "https://es.bench.example"},
-                    data_key=tools.vault.new_data_key(table="connections", row_id=""),
+                    data_key=tools.vault.new_data_key(table="connections", row_id=connection_id),
                     health_status="Unknown", health_failures=0, is_default=False,
                     allow_sre_agent=False, allow_private=[], secret_fields=[])
-                connection.data_key = tools.vault.new_data_key(table="connections",
-                                                               row_id=connection.id)
-                tools.seal_secrets(connection, {"api_key": KEY})
+                tools.seal_secrets(connection, {"api_key": api_key(index)})
                 session.add(connection)
         monitor = Monitor(db=db, tools=tools, concurrency=CONCURRENCY, batch_size=1000)
         started = time.perf_counter()

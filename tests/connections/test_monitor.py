@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from fireline.connections.health import CHECK_INTERVAL
@@ -61,3 +62,46 @@ async def test_periodic_pass_checks_due_connections_and_records_flips(
         # Back-off: a connection failing twice waits twice the interval.
         gap = failing.health_next_check_at - failing.health_checked_at
         assert gap == CHECK_INTERVAL * 2
+
+
+async def test_a_pass_over_many_pages_checks_each_due_connection_exactly_once(
+    client: httpx.AsyncClient, make_actor, db: Database, app
+) -> None:
+    admin: Actor = await make_actor("admin")
+    ids = {(await client.post(ES, json=es_body(f"P{i}"), headers=admin.headers)).json()
+           ["connection"]["id"] for i in range(7)}
+    await _due_now(db)
+    # More workers than a page holds, pages smaller than the pass: outcomes are written
+    # while other checks are still running.
+    monitor = Monitor(db=db, tools=app.state.tools, concurrency=3, batch_size=2)
+    assert await monitor.run_pass() == 7
+    assert await monitor.run_pass() == 0
+
+    async with db.session() as session:
+        periodic = list(await session.scalars(
+            select(HealthCheck.connection_id).where(HealthCheck.trigger == "periodic")))
+        assert sorted(periodic) == sorted(ids)
+        statuses = set(await session.scalars(select(Connection.health_status)))
+        assert statuses == {"Healthy"}
+    assert app.state.tools.shared_clients == {}  # the pass closed its pooled clients
+
+
+async def test_a_failing_check_fails_the_pass_without_leaving_work_behind(
+    client: httpx.AsyncClient, make_actor, db: Database, app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin: Actor = await make_actor("admin")
+    for i in range(4):
+        await client.post(ES, json=es_body(f"F{i}"), headers=admin.headers)
+    await _due_now(db)
+    monitor = Monitor(db=db, tools=app.state.tools, concurrency=2, batch_size=2)
+
+    async def broken(connection: Connection) -> object:
+        raise RuntimeError("integration bug")
+
+    monkeypatch.setattr(monitor, "_probe", broken)
+    with pytest.raises(ExceptionGroup) as failure:
+        await monitor.run_pass()
+    assert failure.group_contains(RuntimeError, match="integration bug", depth=None)
+    assert app.state.tools.shared_clients == {}
+    monkeypatch.undo()
+    assert await monitor.run_pass() == 4  # nothing was written: all still due

@@ -63,7 +63,9 @@ async def probe(
             allow_private=parse_networks(allow_private),
             shared=shared,
         ) as ctx:
-            message = await asyncio.wait_for(integration.verify(ctx), VERIFY_TIMEOUT)
+            # asyncio.timeout rather than wait_for: no extra task per check.
+            async with asyncio.timeout(VERIFY_TIMEOUT):
+                message = await integration.verify(ctx)
         healthy = True
     except TimeoutError:
         healthy, message = False, f"No answer within {VERIFY_TIMEOUT:.0f} seconds"

@@ -1,10 +1,15 @@
 """The health monitor: re-checks every connection periodically (DESIGN "Health").
 
-Each pass takes the connections that are due in batches, probes a batch concurrently (bounded
-by `concurrency`, sharing pooled clients per destination), and writes the batch's outcomes in
-one transaction. The next check is scheduled with jitter (so checks spread out instead of
-marching in step) and backs off for failing connections (`health.apply`). OAuth connections
-still waiting for their callback are skipped.
+A pass checks the connections that were due when it began. `concurrency` workers take them
+one at a time from a queue that a loader keeps filled, a page of `batch_size` rows at a time;
+outcomes are written `batch_size` at a time, each page in one transaction (bulk statements),
+while the workers carry on. A slow host therefore holds up one worker, never a whole batch,
+and the database round trips overlap the checks instead of pausing them. Checks of one
+destination share one pooled client (`Tools`), so kept-alive TLS connections are reused.
+
+The next check is scheduled with jitter (so checks spread out instead of marching in step)
+and backs off for failing connections (`health.transition`). OAuth connections still waiting
+for their callback are skipped.
 
 On PostgreSQL only one node runs a pass at a time (an advisory lock); SQLite is single-node.
 """
@@ -15,8 +20,9 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import insert, or_, select, text, update
+from sqlalchemy import bindparam, insert, or_, select, text, update
 
 from fireline.connections import health, service
 from fireline.connections.models import Connection, HealthCheck
@@ -31,6 +37,24 @@ log = get_logger("fireline.connections.monitor")
 # Arbitrary but fixed: identifies the monitor's advisory lock across nodes.
 _ADVISORY_LOCK = 0x46495245  # "FIRE"
 
+Checked = tuple[Connection, health.Outcome]
+
+_CONNECTIONS = Connection.metadata.tables[Connection.__tablename__]
+_HEALTH_CHECKS = HealthCheck.metadata.tables[HealthCheck.__tablename__]
+_HEALTH_FIELDS = (
+    "health_status",
+    "health_message",
+    "health_checked_at",
+    "health_failures",
+    "health_next_check_at",
+)
+# Parameters are named after the fields (`health.transition`'s keys) plus the row's id.
+_UPDATE_HEALTH = (
+    update(_CONNECTIONS)
+    .where(_CONNECTIONS.c.id == bindparam("connection_id"))
+    .values({name: bindparam(name) for name in _HEALTH_FIELDS})
+)
+
 
 @dataclass
 class Monitor:
@@ -44,7 +68,7 @@ class Monitor:
     async def run_pass(self) -> int:
         """Checks every connection that is due; returns how many were checked."""
         if self.db.is_sqlite:
-            return await self._run_batches()
+            return await self._run_pass()
         async with self.db.engine.connect() as conn:
             got = await conn.scalar(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": _ADVISORY_LOCK}
@@ -52,58 +76,90 @@ class Monitor:
             if not got:
                 return 0
             try:
-                return await self._run_batches()
+                return await self._run_pass()
             finally:
                 await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_LOCK})
                 await conn.commit()
 
-    async def _run_batches(self) -> int:
+    async def _run_pass(self) -> int:
+        # Bounded, so that memory holds a few pages whatever the number of connections.
+        work: asyncio.Queue[Connection | None] = asyncio.Queue(maxsize=self.batch_size)
+        writes: asyncio.Queue[list[Checked] | None] = asyncio.Queue(maxsize=1)
+        checked: list[Checked] = []
         total = 0
-        started = utcnow()
-        while True:
+
+        async def load() -> None:
             # Only what was due when the pass began: a check rescheduled into the past by a
             # clock change cannot make a pass run forever.
-            checked = await self._run_batch(started)
-            total += checked
-            if checked < self.batch_size:
-                return total
+            due_before, after = utcnow(), ""
+            while page := await self._load_page(due_before, after):
+                for connection in page:
+                    await work.put(connection)
+                after = page[-1].id
+            for _ in range(self.concurrency):
+                await work.put(None)
 
-    async def _run_batch(self, due_before: object) -> int:
-        async with self.db.session() as session:
-            due = list(
+        async def check() -> None:
+            nonlocal checked, total
+            while (connection := await work.get()) is not None:
+                outcome = await self._probe(connection)
+                checked.append((connection, outcome))  # after the await: `checked` may be new
+                total += 1
+                if len(checked) >= self.batch_size:
+                    page, checked = checked, []
+                    await writes.put(page)
+
+        async def write() -> None:
+            while (page := await writes.get()) is not None:
+                await self._write(page)
+                # Safe with checks in flight: a client in use is never closed.
+                await self.tools.close_unused_clients()
+
+        try:
+            # Task groups: if any part fails, the others are cancelled and the pass fails.
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(load())
+                tasks.create_task(write())
+                async with asyncio.TaskGroup() as workers:
+                    for _ in range(self.concurrency):
+                        workers.create_task(check())
+                if checked:
+                    await writes.put(checked)
+                await writes.put(None)
+        finally:
+            await self.tools.aclose()
+        return total
+
+    async def _load_page(self, due_before: datetime, after: str) -> list[Connection]:
+        # Keyset pagination by id: rows already taken this pass are never taken again, even
+        # before their new schedule is written. Read-only: on SQLite it then does not queue
+        # for the write lock behind the page being written meanwhile.
+        async with self.db.session(read_only=True) as session:
+            return list(
                 await session.scalars(
                     select(Connection)
                     .where(
+                        Connection.id > after,
                         or_(
                             Connection.health_next_check_at.is_(None),
                             Connection.health_next_check_at <= due_before,
                         ),
                         or_(Connection.oauth_state.is_(None), Connection.oauth_state != "pending"),
                     )
-                    .order_by(Connection.health_next_check_at, Connection.id)
+                    .order_by(Connection.id)
                     .limit(self.batch_size)
                 )
             )
-        if not due:
-            return 0
-        gate = asyncio.Semaphore(self.concurrency)
 
-        async def check(connection: Connection) -> health.Outcome:
-            async with gate:
-                return await self._probe(connection)
-
-        try:
-            outcomes = await asyncio.gather(*(check(c) for c in due))
-        finally:
-            await self.tools.aclose()
+    async def _write(self, page: list[Checked]) -> None:
         updates, history = [], []
         async with self.db.transaction() as session:
             present = set(
                 await session.scalars(
-                    select(Connection.id).where(Connection.id.in_([c.id for c in due]))
+                    select(Connection.id).where(Connection.id.in_([c.id for c, _ in page]))
                 )
             )
-            for connection, outcome in zip(due, outcomes, strict=True):
+            for connection, outcome in page:
                 if connection.id not in present:  # deleted while being checked
                     continue
                 values = health.transition(connection, outcome)
@@ -116,13 +172,13 @@ class Monitor:
                 )
                 interval = values["health_next_check_at"] - outcome.checked_at
                 values["health_next_check_at"] += interval * (self.jitter * (2 * self.random() - 1))
-                updates.append({"id": connection.id, **values})
+                updates.append({"connection_id": connection.id, **values})
                 history.append(health.history_row(connection.id, outcome, "periodic"))
-            # Bulk statements: one round trip each instead of one per connection.
+            # Core executemany statements: one round trip each instead of one per connection,
+            # without the ORM's per-row bookkeeping.
             if updates:
-                await session.execute(update(Connection), updates)
-                await session.execute(insert(HealthCheck), history)
-        return len(due)
+                await session.execute(_UPDATE_HEALTH, updates)
+                await session.execute(insert(_HEALTH_CHECKS), history)
 
     async def _probe(self, connection: Connection) -> health.Outcome:
         integration = registry.get(connection.integration)

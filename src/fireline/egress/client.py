@@ -27,7 +27,6 @@ import functools
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -68,7 +67,15 @@ def ssl_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     context.load_verify_locations(cafile=certifi.where())
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
+    context.set_alpn_protocols(["http/1.1"])  # all the egress pool speaks
     return context
+
+
+# httpx.URL is immutable, and parsing one costs more than the rest of building a request: a
+# tool calls the same few URLs over and over (its health check above all).
+@functools.lru_cache(maxsize=1024)
+def parse_url(url: str) -> httpx.URL:
+    return httpx.URL(url)
 
 
 class GuardedClient:
@@ -98,18 +105,17 @@ class GuardedClient:
         )
         self._max_retry_after = max_retry_after
         self._sleep = sleep
-        transport = GuardedTransport(
+        self._timeout = timeout.as_dict()
+        # Requests go straight to the transport, without an `httpx.AsyncClient` around it:
+        # what a client adds is what NET-4/NET-5 refuse or what this class does itself —
+        # proxies and .netrc from the environment, redirects, auth flows, and a cookie jar
+        # (a client may be shared by many connections, as in the health monitor, and one
+        # tool's session cookies must never ride along on another connection's request).
+        self._transport = GuardedTransport(
             ssl_context=ssl_context(ca_bundle),
             allow_private=policy.allow_private,
             resolver=resolver,
             **({"limits": limits} if limits is not None else {}),
-        )
-        # NET-5: trust_env=False — no HTTP(S)_PROXY, no .netrc, no SSL_CERT_FILE.
-        # No cookie jar: a client may be shared by many connections (the health monitor), and
-        # one tool's session cookies must never ride along on another connection's request.
-        self._http = httpx.AsyncClient(
-            transport=transport, timeout=timeout, trust_env=False, follow_redirects=False,
-            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     @classmethod
@@ -130,7 +136,7 @@ class GuardedClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def request(
         self,
@@ -147,7 +153,7 @@ class GuardedClient:
     ) -> httpx.Response:
         """Sends one request (and its retries); the response body is fully read. `data` is
         sent form-encoded (OAuth token endpoints and other form APIs)."""
-        target = url if isinstance(url, httpx.URL) else httpx.URL(url)  # NET-2: parsed once
+        target = url if isinstance(url, httpx.URL) else parse_url(url)  # NET-2: parsed once
         if params:
             target = target.copy_merge_params(params)
         headers = dict(headers or {})
@@ -235,7 +241,10 @@ class GuardedClient:
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:
         self.policy.check_url(request.url)  # NET-2: the object about to leave is the checked one
-        streamed = await self._http.send(request, stream=True)
+        # NET-5: explicit timeouts on every request.
+        if "timeout" not in request.extensions:
+            request.extensions = {**request.extensions, "timeout": self._timeout}
+        streamed = await self._transport.handle_async_request(request)
         try:
             body = await self._read_capped(request, streamed)
         finally:

@@ -8,6 +8,7 @@ which matches any host *below* the suffix (`*.example.com` matches `a.example.co
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -16,6 +17,9 @@ import idna
 from fireline.core.errors import InvalidInputError
 
 
+# A pure function of its argument, on every request's path (twice: NET-2): worth remembering.
+# Inputs that raise are not cached; that is fine, they are refused anyway.
+@functools.lru_cache(maxsize=4096)
 def normalize_host(host: str) -> str:
     """The canonical form of a host name or IP literal; `InvalidInputError` if malformed."""
     # NET-1: lowercase, strip the trailing dot, IDNA-encode.

@@ -5,10 +5,12 @@ the connection with `EgressDenied` if *any* resolved address is not allowed, and
 IP address from that checked list — so no second DNS answer can slip in between the check and
 the connect (DNS rebinding). TLS still verifies the certificate against, and sends SNI for, the
 host name of the URL, and the Host header is unchanged. No proxies, no Unix sockets.
+Connections run on asyncio's own transports (`streams`), not through anyio.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import ssl
@@ -20,7 +22,9 @@ import httpcore
 import httpx
 
 from fireline.core.errors import EgressDenied
+from fireline.egress import streams
 from fireline.egress.addresses import IPAddress, IPNetwork, address_allowed
+from fireline.egress.pool import GuardedPool
 
 # A resolver answers with socket addresses (address, port), as getaddrinfo does. The port is
 # normally the one asked for; a test resolver may map a real host and port to a local fake.
@@ -43,7 +47,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, *, allow_private: Iterable[IPNetwork], resolver: Resolver = resolve) -> None:
         self._allow_private = tuple(allow_private)
         self._resolver = resolver
-        self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -69,8 +72,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: httpcore.ConnectError | None = None
         for address, address_port in addresses:  # dial the checked addresses, not the name
             try:
-                return await self._inner.connect_tcp(
-                    str(address),
+                return await streams.connect(
+                    address,
                     address_port,
                     timeout=timeout,
                     local_address=local_address,
@@ -90,7 +93,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         raise EgressDenied("Unix sockets are not an egress route")
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
@@ -104,8 +107,8 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     ) -> None:
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         # httpx has no public hook for the network backend, so the pool it built is replaced
-        # by an equal one whose every connection goes through the guard.
-        self._pool = httpcore.AsyncConnectionPool(
+        # by ours (`pool`: O(1) per request), whose every connection goes through the guard.
+        self._pool = GuardedPool(  # type: ignore[assignment]
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
