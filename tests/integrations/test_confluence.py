@@ -14,6 +14,7 @@ from fireline.integrations.confluence.oauth import (
     PROVIDER,
     Site,
     choose_site,
+    connect_details,
     list_sites,
     parse_tokens,
     select_site,
@@ -250,6 +251,15 @@ async def test_several_sites_need_a_choice(
         assert (await select_site(ctx, OTHER))["site_name"] == "acme-sandbox"
         with pytest.raises(PermanentError):
             await select_site(ctx, JIRA)
+        # The site named in the Add form (its URL) is the one the callback connects.
+        named = tool_context(
+            INTEGRATION,
+            config={"site_url": "https://ACME-sandbox.atlassian.net/"},
+            secrets={"access_token": account.access_token()},
+            routes=fake.routes(443),
+            ca=ca,
+        )
+        assert (await connect_details(named))["cloud_id"] == OTHER
 
 
 def test_choose_site_rules() -> None:

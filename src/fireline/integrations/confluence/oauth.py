@@ -23,6 +23,7 @@ from fireline.core.errors import PermanentError
 from fireline.integrations._oauth import read_tokens
 from fireline.integrations.base import OAuthProvider, OAuthTokens, ToolContext
 from fireline.integrations.confluence import client
+from fireline.integrations.confluence.schema import ConfluenceConfig
 
 SCOPES = (
     "read:confluence-content.all",
@@ -52,28 +53,43 @@ async def list_sites(ctx: ToolContext) -> list[Site]:
     ]
 
 
-def choose_site(sites: list[Site], site_id: str | None = None) -> Site | None:
-    """The site to use: the one asked for, else the only one; None when the user must pick."""
+def choose_site(
+    sites: list[Site], site_id: str | None = None, site_url: str | None = None
+) -> Site | None:
+    """The site to use: the one asked for (by cloud id or site URL), else the only one; None
+    when the user must pick."""
     if site_id is not None:
         return next((site for site in sites if site.id == site_id), None)
+    if site_url is not None:
+        wanted = site_url.rstrip("/").lower()
+        return next((site for site in sites if site.url.rstrip("/").lower() == wanted), None)
     return sites[0] if len(sites) == 1 else None
 
 
-async def select_site(ctx: ToolContext, site_id: str | None = None) -> dict[str, Any]:
+async def select_site(
+    ctx: ToolContext, site_id: str | None = None, site_url: str | None = None
+) -> dict[str, Any]:
     """Config details for the chosen site (cloud_id, site_url, site_name). Raises
     PermanentError when nothing matches or when several sites need a choice (`list_sites`)."""
     sites = await list_sites(ctx)
-    site = choose_site(sites, site_id)
+    site = choose_site(sites, site_id, site_url)
     if site is None:
         if not sites:
             raise PermanentError("No Confluence site was granted to this connection")
-        names = ", ".join(f"{s.name} ({s.id})" for s in sites)
-        raise PermanentError(f"Choose the Confluence site to connect: {names}")
+        names = ", ".join(f"{s.name} ({s.url}, cloud ID {s.id})" for s in sites)
+        raise PermanentError(
+            f"Choose the Confluence site to connect (set its Site URL or Cloud ID on the "
+            f"connection): {names}")
     return {"cloud_id": site.id, "site_url": site.url, "site_name": site.name}
 
 
 async def connect_details(ctx: ToolContext) -> dict[str, Any]:
-    return await select_site(ctx)
+    # A user granted several sites names the one they mean in the Add form (Site URL or
+    # Cloud ID) before authorizing; the callback then picks it from the granted sites.
+    config = ctx.config
+    assert isinstance(config, ConfluenceConfig)
+    return await select_site(ctx, config.cloud_id,
+                             str(config.site_url) if config.site_url else None)
 
 
 PROVIDER = OAuthProvider(
