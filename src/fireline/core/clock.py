@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 
@@ -7,8 +8,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=8192)
 def isoformat(value: datetime) -> str:
-    """`2026-11-23T15:33:54Z`: UTC, whole seconds (a naive value is taken as UTC)."""
+    """`2026-11-23T15:33:54Z`: UTC, whole seconds (a naive value is taken as UTC).
+
+    Memoized: it is pure, and a list renders the same timestamps again and again (an
+    incident's creation, update and status change share one at first; pages are re-read)."""
     if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     # datetime.isoformat is C and faster than strftime; lists call this a lot. Its first 19

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 # PagerDuty's API path segment for each resource type.
@@ -17,31 +18,29 @@ _COLLECTIONS = {
 }
 
 
+@functools.cache
+def _prefixes(base_url: str, kind: str) -> tuple[str, str]:
+    # Bodies embed many references; their URL prefixes are the same for every id.
+    collection = _COLLECTIONS[kind]
+    return f"{base_url}/api/{collection}/", f"{base_url}/{collection}/"
+
+
 def api_url(base_url: str, kind: str, id_: str) -> str:
-    return f"{base_url}/api/{_COLLECTIONS[kind]}/{id_}"
+    return _prefixes(base_url, kind)[0] + id_
 
 
 def html_url(base_url: str, kind: str, id_: str) -> str:
-    return f"{base_url}/{_COLLECTIONS[kind]}/{id_}"
+    return _prefixes(base_url, kind)[1] + id_
 
 
 def reference(base_url: str, kind: str, id_: str, summary: str) -> dict[str, Any]:
     """`{kind}_reference`, as PagerDuty embeds one resource in another."""
-    return {
-        "id": id_,
-        "type": f"{kind}_reference",
-        "summary": summary,
-        "self": api_url(base_url, kind, id_),
-        "html_url": html_url(base_url, kind, id_),
-    }
+    api, html = _prefixes(base_url, kind)
+    return {"id": id_, "type": f"{kind}_reference", "summary": summary, "self": api + id_,
+            "html_url": html + id_}
 
 
 def resource(base_url: str, kind: str, id_: str, summary: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "id": id_,
-        "type": kind,
-        "summary": summary,
-        "self": api_url(base_url, kind, id_),
-        "html_url": html_url(base_url, kind, id_),
-        **fields,
-    }
+    api, html = _prefixes(base_url, kind)
+    return {"id": id_, "type": kind, "summary": summary, "self": api + id_,
+            "html_url": html + id_, **fields}
