@@ -128,11 +128,15 @@ def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-def insert_for(session: AsyncSession) -> Any:
+def insert_for_dialect(dialect: str) -> Any:
     """The dialect's `insert` (it has `on_conflict_do_nothing`, which core `insert` lacks)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    return postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def insert_for(session: AsyncSession) -> Any:
+    return insert_for_dialect(dialect_name(session))
 
 
 async def first_unique(session: AsyncSession, statement: Select[_T]) -> _T | None:

@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fireline.accounts.models import User
 from fireline.core.clock import isoformat, utcnow
-from fireline.core.db import dialect_name, first_unique, insert_for
+from fireline.core.db import dialect_name, first_unique, insert_for, insert_for_dialect
 from fireline.core.errors import ArgumentsCausedError, InvalidInputError
 from fireline.core.ids import new_id
 from fireline.incidents import catalog, outbox, timeline
@@ -55,8 +54,7 @@ _BUMP = (
 @functools.cache
 def _insert_incident(dialect: str) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` aimed at the open-key index (WF-2)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (insert(cast(Table, Incident.__table__))
+    return (insert_for_dialect(dialect)(cast(Table, Incident.__table__))
             .on_conflict_do_nothing(index_elements=["service_id", "incident_key"],
                                     index_where=OPEN)
             .returning(Incident.__table__.c.id))
