@@ -142,16 +142,8 @@ async def test_code_flow_with_pkce_learns_the_tenant_and_refreshes(
     microsoft: FakeMicrosoft, server: FakeServer, ca: trustme.CA
 ) -> None:
     client = raw_client(server.routes(443), ca)
-    verifier, challenge = _oauth.pkce_pair()
-    callback = _oauth.callback_params(
-        await _oauth.authorize(
-            client,
-            PROVIDER,
-            client_id=CLIENT_ID,
-            redirect_uri=REDIRECT,
-            state="st",
-            code_challenge=challenge,
-        )
+    verifier, callback = await _oauth.approve_with_pkce(
+        client, PROVIDER, client_id=CLIENT_ID, redirect_uri=REDIRECT
     )
     exchange = {
         "grant_type": "authorization_code",

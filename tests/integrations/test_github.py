@@ -121,16 +121,8 @@ async def test_web_flow_with_pkce_then_refresh_rotates_everything(
     github: FakeGitHub, server: FakeServer, ca: trustme.CA
 ) -> None:
     client = raw_client(server.routes(443), ca)
-    verifier, challenge = _oauth.pkce_pair()
-    callback = _oauth.callback_params(
-        await _oauth.authorize(
-            client,
-            PROVIDER,
-            client_id=CLIENT_ID,
-            redirect_uri=REDIRECT,
-            state="st",
-            code_challenge=challenge,
-        )
+    verifier, callback = await _oauth.approve_with_pkce(
+        client, PROVIDER, client_id=CLIENT_ID, redirect_uri=REDIRECT
     )
     assert callback["state"] == "st"
     exchange = {

@@ -292,6 +292,17 @@ async def authorize(
     return await client.get(provider.authorize_url, params=params)
 
 
+async def approve_with_pkce(
+    client: httpx.AsyncClient, provider: OAuthProvider, *, client_id: str, redirect_uri: str,
+    state: str = "st",
+) -> tuple[str, dict[str, str]]:
+    """The user's approval with a fresh S256 challenge: (code verifier, callback parameters)."""
+    verifier, challenge = pkce_pair()
+    response = await authorize(client, provider, client_id=client_id,
+                               redirect_uri=redirect_uri, state=state, code_challenge=challenge)
+    return verifier, callback_params(response)
+
+
 def callback_params(response: httpx.Response) -> dict[str, str]:
     assert response.status_code in (302, 303), response.text
     return dict(parse_qsl(urlsplit(response.headers["location"]).query))
