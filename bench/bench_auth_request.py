@@ -8,15 +8,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._runner import bench_home, free_port, report, server, throughput, uvicorn_argv
+from bench._runner import Call, bench_home, free_port, report, server, throughput, uvicorn_argv
 
 
 def main() -> None:
     with bench_home() as (env, key):
         headers = {"Authorization": f"Token token={key}"}
-
-        def request(client):  # type: ignore[no-untyped-def]
-            return client.get("/api/users/me", headers=headers)
+        request = Call("GET", "/api/users/me", headers)
 
         port = free_port()
         with server(uvicorn_argv("fireline.app:app_from_env", port, factory=True), env,

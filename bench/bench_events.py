@@ -19,7 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._runner import bench_home, free_port, report, server, throughput, uvicorn_argv
+from bench._runner import Call, bench_home, free_port, report, server, throughput, uvicorn_argv
 
 
 def main() -> None:
@@ -31,8 +31,8 @@ def main() -> None:
         headers = {"Authorization": f"Token token={key}"}
         keys = itertools.cycle([f"host-{n}/disk" for n in range(20)])
 
-        def event(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
-            return client.post("/v2/enqueue", json={
+        def event() -> Call:
+            return Call("POST", "/v2/enqueue", json={
                 "routing_key": routing_key, "event_action": "trigger", "dedup_key": next(keys),
                 "payload": {"summary": "Disk at 99%", "source": "web-1", "severity": "error",
                             "custom_details": {"free": "1%"}}})

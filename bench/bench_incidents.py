@@ -7,7 +7,6 @@ database work (bench/ceiling_apps.py) on the same database file.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._runner import (
     BENCH_EMAIL,
+    Call,
     bench_home,
     free_port,
     report,
@@ -67,17 +67,11 @@ def _setup(base: str, headers: dict[str, str]) -> str:
     return str(service.json()["service"]["id"])
 
 
-def _workloads(headers: dict[str, str], service_id: str):  # type: ignore[no-untyped-def]
+def _workloads(headers: dict[str, str], service_id: str) -> tuple[Call, Call]:
     body = {"incident": {"type": "incident", "title": "Bench incident",
                          "service": {"id": service_id, "type": "service_reference"}}}
-
-    def create(client: httpx.AsyncClient) -> asyncio.Future[httpx.Response]:
-        return client.post("/api/incidents", headers=headers, json=body)  # type: ignore[return-value]
-
-    def listing(client: httpx.AsyncClient) -> asyncio.Future[httpx.Response]:
-        return client.get("/api/incidents", headers=headers)  # type: ignore[return-value]
-
-    return create, listing
+    return (Call("POST", "/api/incidents", headers, body),
+            Call("GET", "/api/incidents", headers))
 
 
 if __name__ == "__main__":

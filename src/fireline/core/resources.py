@@ -33,6 +33,12 @@ def html_url(base_url: str, kind: str, id_: str) -> str:
     return _prefixes(base_url, kind)[1] + id_
 
 
+def resource_urls(base_url: str, kind: str, id_: str) -> tuple[str, str]:
+    """(`self`, `html_url`) of a resource."""
+    api, html = _prefixes(base_url, kind)
+    return api + id_, html + id_
+
+
 def reference(base_url: str, kind: str, id_: str, summary: str) -> dict[str, Any]:
     """`{kind}_reference`, as PagerDuty embeds one resource in another."""
     api, html = _prefixes(base_url, kind)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from fireline.core.clock import isoformat
-from fireline.core.resources import api_url, html_url, reference, resource
+from fireline.core.resources import api_url, html_url, reference, resource, resource_urls
 from fireline.incidents.models import (
     Incident,
     LogEntry,
@@ -171,60 +171,85 @@ def _incident_summary(incident: IncidentLike) -> str:
     return f"[#{incident.incident_number}] {incident.title}"
 
 
+class Refs:
+    """The references one response embeds, each built once: a page of incidents names the
+    same service, team, assignees and agents again and again. Bodies share these dicts, so
+    nothing may edit a rendered reference in place."""
+
+    __slots__ = ("_made", "base")
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._made: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def __call__(self, kind: str, id_: str, summary: str) -> dict[str, Any]:
+        key = (kind, id_, summary)
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = reference(self.base, kind, id_, summary)
+        return made
+
+    def stored(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """An agent stored as `{"type": "user_reference", "id", "summary"}`."""
+        return self(str(stored["type"]).removesuffix("_reference"), stored["id"],
+                    stored.get("summary", ""))
+
+
 def incident_body(
     base: str, incident: IncidentLike, *, with_body: bool = False,
-    include: frozenset[str] = frozenset(),
+    include: frozenset[str] = frozenset(), refs: Refs | None = None,
 ) -> dict[str, Any]:
-    service = incident.service
-    resolved = incident.status == "resolved"
-    body = resource(
-        base, "incident", incident.id, _incident_summary(incident),
-        incident_number=incident.incident_number,
-        title=incident.title,
-        description=incident.title,
-        created_at=isoformat(incident.created_at),
-        updated_at=isoformat(incident.updated_at),
-        status=incident.status,
-        incident_key=incident.incident_key,
-        service=service_ref(base, service),
-        assignments=[
-            {"at": isoformat(item.at), "assignee": user_ref(base, item.user)}
+    """`refs`: shared by the incidents of one response (see `Refs`)."""
+    refs = refs or Refs(base)
+    service, priority, resolved_at = incident.service, incident.priority, incident.resolved_at
+    alerts, resolved = incident.alert_count, incident.status == "resolved"
+    first_trigger = incident.first_trigger_log_entry_id
+    api, html = resource_urls(base, "incident", incident.id)
+    body = {
+        "id": incident.id, "type": "incident", "summary": _incident_summary(incident),
+        "self": api, "html_url": html,
+        "incident_number": incident.incident_number,
+        "title": incident.title,
+        "description": incident.title,
+        "created_at": isoformat(incident.created_at),
+        "updated_at": isoformat(incident.updated_at),
+        "status": incident.status,
+        "incident_key": incident.incident_key,
+        "service": refs("service", service.id, service.name),
+        "assignments": [
+            {"at": isoformat(item.at), "assignee": refs("user", item.user.id, item.user.name)}
             for item in incident.assignments
         ],
-        assigned_via="direct_assignment",
-        acknowledgements=[
-            {"at": item["at"], "acknowledger": stored_ref(base, item["acknowledger"])}
+        "assigned_via": "direct_assignment",
+        "acknowledgements": [
+            {"at": item["at"], "acknowledger": refs.stored(item["acknowledger"])}
             for item in incident.acknowledgements
         ],
-        last_status_change_at=isoformat(incident.last_status_change_at),
-        last_status_change_by=stored_ref(base, incident.last_status_change_by),
-        first_trigger_log_entry=(
-            reference(base, "log_entry", incident.first_trigger_log_entry_id,
-                      "Triggered") | {"type": "trigger_log_entry_reference"}
-            if incident.first_trigger_log_entry_id else None
+        "last_status_change_at": isoformat(incident.last_status_change_at),
+        "last_status_change_by": refs.stored(incident.last_status_change_by),
+        "first_trigger_log_entry": (
+            reference(base, "log_entry", first_trigger, "Triggered")
+            | {"type": "trigger_log_entry_reference"} if first_trigger else None
         ),
-        escalation_policy=None,
-        teams=[team_ref(base, service.team)] if service.team else [],
-        priority=priority_body(base, incident.priority) if incident.priority else None,
-        urgency=incident.urgency,
-        resolve_reason=None,
-        resolved_at=isoformat(incident.resolved_at) if incident.resolved_at else None,
-        alert_counts={
-            "all": incident.alert_count,
-            "triggered": 0 if resolved else incident.alert_count,
-            "resolved": incident.alert_count if resolved else 0,
-        },
-        pending_actions=[],
-        is_mergeable=True,
-        incident_type={"name": "incident_default"},
-        conference_bridge=None,
-    )
+        "escalation_policy": None,
+        "teams": [refs("team", service.team.id, service.team.name)] if service.team else [],
+        "priority": priority_body(base, priority) if priority else None,
+        "urgency": incident.urgency,
+        "resolve_reason": None,
+        "resolved_at": isoformat(resolved_at) if resolved_at else None,
+        "alert_counts": {"all": alerts, "triggered": 0 if resolved else alerts,
+                         "resolved": alerts if resolved else 0},
+        "pending_actions": [],
+        "is_mergeable": True,
+        "incident_type": {"name": "incident_default"},
+        "conference_bridge": None,
+    }
     if with_body or "body" in include:
         body["body"] = {"type": "incident_body", "details": incident.details or ""}
     if "assignees" in include or "users" in include:
         for item, assignment in zip(body["assignments"], incident.assignments, strict=True):
-            item["assignee"] |= {"name": assignment.user.name, "email": assignment.user.email,
-                                 "type": "user"}
+            item["assignee"] = {**item["assignee"], "name": assignment.user.name,
+                                "email": assignment.user.email, "type": "user"}
     return body
 
 

@@ -156,7 +156,9 @@ async def list_incidents(
     found = await listing.list_incidents(
         session=session, principal=principal, filters=filters, params=page)
     base, wanted = _base(request), frozenset(include)
-    bodies = [shapes.incident_body(base, item, include=wanted) for item in found.items]
+    refs = shapes.Refs(base)
+    bodies = [shapes.incident_body(base, item, include=wanted, refs=refs)
+              for item in found.items]
     if "services" in wanted:
         services = await catalog.services_by_id(
             session=session, ids=[item.service_id for item in found.items])
