@@ -205,7 +205,7 @@ def incident_body(
     alerts, resolved = incident.alert_count, incident.status == "resolved"
     first_trigger = incident.first_trigger_log_entry_id
     api, html = resource_urls(base, "incident", incident.id)
-    body = {
+    body: dict[str, Any] = {
         "id": incident.id, "type": "incident", "summary": _incident_summary(incident),
         "self": api, "html_url": html,
         "incident_number": incident.incident_number,
