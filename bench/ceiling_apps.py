@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.core.db import Database
+from fireline.incidents import listing
 from fireline.settings import Settings
 
 database = Database(Settings.from_env().database_url)
@@ -53,17 +54,29 @@ def _now() -> datetime:
     return now.replace(tzinfo=None) if database.is_sqlite else now
 
 
+# The service with its team and on-call users: what a create reads to assign the incident.
+_SERVICE = text(
+    "SELECT s.*, t.*, oc.*, u.* FROM services s LEFT JOIN teams t ON t.id = s.team_id "
+    "LEFT JOIN service_on_call oc ON oc.service_id = s.id "
+    "LEFT JOIN users u ON u.id = oc.user_id WHERE s.id = :service ORDER BY oc.position")
+# The incident list's own statement (the page with its service, team, priority and
+# assignees): the ceiling runs the very select Fireline runs, without Fireline around it.
+_PAGE = listing.page_statement(frozenset(), restricted=False, keys=listing.sort_keys([]))
+
+
 @app.post("/api/incidents", status_code=201)
 async def create_incident(
     body: dict[str, Any] = Body(), authorization: str = Header()
 ) -> dict[str, object]:
-    """The rows Fireline writes for a REST create: counter, incident, log entry, outbox."""
+    """What Fireline reads and writes for a REST create: the service, then the counter,
+    incident, log entry and outbox rows."""
     fields = body["incident"]
     now = _now()
     incident_id, entry_id = "P" + secrets.token_hex(6).upper(), "P" + secrets.token_hex(6)
     agent = json.dumps({"type": "user_reference", "id": "x", "summary": "x"})
     async with database.transaction() as session:
         user_id = await _user_id(session, authorization)
+        (await session.execute(_SERVICE, {"service": fields["service"]["id"]})).all()
         number = (await session.execute(text(
             "UPDATE incident_counters SET value = value + 1 WHERE name = 'incidents' "
             "RETURNING value"))).scalar_one()
@@ -92,13 +105,9 @@ async def create_incident(
 async def list_incidents(authorization: str = Header()) -> dict[str, object]:
     async with database.session(read_only=True) as session:
         await _user_id(session, authorization)
-        rows = (await session.execute(text(
-            "SELECT i.id, i.incident_number, i.title, i.status, i.urgency, i.created_at, "
-            "s.id AS service_id, s.name AS service_name FROM incidents i "
-            "JOIN services s ON s.id = i.service_id ORDER BY i.incident_number "
-            "LIMIT 26"))).mappings().all()
-    return {"incidents": [{**row, "created_at": str(row["created_at"])} for row in rows[:25]],
-            "more": len(rows) > 25}
+        connection = await session.connection()
+        rows = (await connection.execute(_PAGE, {"page_limit": 26, "page_offset": 0})).all()
+    return {"incidents": [row._asdict() for row in rows[:25]], "more": len(rows) > 25}
 
 
 @app.post("/v2/enqueue", status_code=202)

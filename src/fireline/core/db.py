@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from fireline.core import sqlite_driver
+
 _T = TypeVar("_T")
 _READ_ONLY = "fireline_read_only"
 NAMING_CONVENTION = {
@@ -69,7 +71,7 @@ class Database:
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs.update(connect_args={"timeout": 30}, module=sqlite_driver.dbapi())
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

@@ -134,7 +134,7 @@ def _filtered(present: frozenset[str], restricted: bool) -> Select[Any]:
     return statement.where(*(_FILTERS[name]() for name in sorted(present)))
 
 
-def _sort_keys(sort_by: list[str]) -> tuple[tuple[str, bool], ...]:
+def sort_keys(sort_by: list[str]) -> tuple[tuple[str, bool], ...]:
     """(column key, descending) pairs; the incident number breaks ties (a stable order)."""
     keys = []
     for item in sort_by:
@@ -152,7 +152,7 @@ def _ordered(columns: Any, keys: tuple[tuple[str, bool], ...]) -> list[ColumnEle
 
 # Building the statement costs more than running it, so each shape is built once.
 @functools.lru_cache(maxsize=512)
-def _page_statement(
+def page_statement(
     present: frozenset[str], restricted: bool, keys: tuple[tuple[str, bool], ...]
 ) -> Select[Any]:
     page = (_filtered(present, restricted).order_by(*_ordered(Incident.__table__.c, keys))
@@ -188,7 +188,7 @@ async def list_incidents(
     if restricted:
         values["viewer_id"] = principal.user.id
     # One row beyond the page says whether there is more (no count unless asked).
-    statement = _page_statement(present, restricted, _sort_keys(filters.sort_by))
+    statement = page_statement(present, restricted, sort_keys(filters.sort_by))
     rows = (await session.execute(statement, {
         **values, "page_limit": params.limit + 1, "page_offset": params.offset})).all()
     views = _views(rows)
