@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Body, FastAPI, Header
+from fastapi import Body, FastAPI, Header, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,12 +102,15 @@ async def create_incident(
 
 
 @app.get("/api/incidents")
-async def list_incidents(authorization: str = Header()) -> dict[str, object]:
+async def list_incidents(authorization: str = Header()) -> Response:
     async with database.session(read_only=True) as session:
         await _user_id(session, authorization)
         connection = await session.connection()
         rows = (await connection.execute(_PAGE, {"page_limit": 26, "page_offset": 0})).all()
-    return {"incidents": [row._asdict() for row in rows[:25]], "more": len(rows) > 25}
+    # The rows as they come (timestamps as text), written by the standard library: the
+    # cheapest answer; FastAPI's serializer takes several times longer over datetimes.
+    body = {"incidents": [row._asdict() for row in rows[:25]], "more": len(rows) > 25}
+    return Response(json.dumps(body, default=str), media_type="application/json")
 
 
 @app.post("/v2/enqueue", status_code=202)

@@ -113,16 +113,18 @@ async def open_incident(
     set_committed_value(incident, "service", data.service)
     set_committed_value(incident, "priority", data.priority)
     set_committed_value(incident, "assignments", assignments)
-    timeline.record(
+    # Its log entry and outbox event are plain inserts: every new incident writes them, and
+    # the response needs neither back.
+    await timeline.insert(
         session=session, incident=incident, type_="trigger_log_entry", agent=agent, id_=trigger_id,
         summary=f"Triggered through the {'API' if agent.channel == 'api' else 'website'}.",
         channel=data.trigger_channel, details={"event_details": {"description": data.title}},
         at=now,
     )
+    await outbox.insert(session=session, kind="incident.triggered", incident=incident)
     if data.assignees:
         _record_assignment(session, incident, agent, data.assignees)
-    outbox.emit(session=session, kind="incident.triggered", incident=incident)
-    await session.flush()
+        await session.flush()
     return incident
 
 

@@ -87,14 +87,15 @@ def record(
 
 async def insert(
     *, session: AsyncSession, incident: Incident | IncidentKeys, type_: str, agent: Agent,
-    summary: str, details: dict[str, Any] | None = None, at: datetime | None = None,
+    summary: str, channel: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
+    at: datetime | None = None, id_: str | None = None,
 ) -> None:
     """`record` as one INSERT statement, for hot paths that keep no ORM objects (the
-    workflow engine writes one per step)."""
+    workflow engine writes one per step, every new incident its trigger entry)."""
     connection = await session.connection()
     await connection.execute(_INSERT, _values(
-        incident=incident, type_=type_, agent=agent, summary=summary, channel=None,
-        details=details, at=at, id_=None))
+        incident=incident, type_=type_, agent=agent, summary=summary, channel=channel,
+        details=details, at=at, id_=id_))
 
 
 _INSERT = insert_statement(cast(Table, LogEntry.__table__))

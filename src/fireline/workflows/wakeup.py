@@ -1,9 +1,10 @@
 """Waking workflow engines when there is new work, instead of at their next poll.
 
 - This process: a transaction whose flush inserts outbox events or run steps (an incident
-  changed, a run started) is marked, and once it has committed it wakes this process's
-  engines directly (`Waiter`s). `install` (idempotent) hooks this into every SQLAlchemy
-  session; the app and the runtime call it.
+  changed, a run started), or that inserted outbox events itself (`outbox.insert`), is
+  marked, and once it has committed it wakes this process's engines directly (`Waiter`s).
+  `install` (idempotent) hooks this into every SQLAlchemy session; the app and the runtime
+  call it.
 - Other nodes (PostgreSQL): a statement-level trigger on those two tables (migration 0005)
   NOTIFYs `CHANNEL`, which PostgreSQL delivers only if the transaction commits, at no extra
   round trip for the writer; each runtime LISTENs on one connection of its own (`listen`)
@@ -27,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from fireline.core.logging import get_logger
+from fireline.incidents import outbox
 from fireline.incidents.models import OutboxEvent
 from fireline.workflows.models import RunStep
 
@@ -93,13 +95,20 @@ def _mark_new_work(session: Session, _context: Any) -> None:
 
 def _wake_this_process(session: Session) -> None:
     # Commit hooks fire for savepoints too: only the outermost commit makes work visible.
-    if not session.in_nested_transaction() and session.info.pop(_MARK, False):
+    if not session.in_nested_transaction() and _take_marks(session):
         wake_all()
 
 
 def _forget(session: Session) -> None:
     if not session.in_nested_transaction():  # a savepoint's rollback may leave work behind
-        session.info.pop(_MARK, None)
+        _take_marks(session)
+
+
+def _take_marks(session: Session) -> bool:
+    """Whether this transaction wrote new work: flushed (marked here) or inserted by a Core
+    statement (marked by `outbox.insert`). Clears both marks."""
+    flushed = session.info.pop(_MARK, False)
+    return bool(session.info.pop(outbox.INSERTED, False) or flushed)
 
 
 def _asyncpg_dsn(database_url: str) -> str:
