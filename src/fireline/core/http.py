@@ -92,8 +92,9 @@ async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> Receive | N
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     body = b"".join(chunks)
-    if any(form in part.lower() for form in _NUL_FORMS
-           for part in (raw_path, scope.get("query_string", b""), body)):
+    # The forms have no letters that change case (JSON's escape is a lowercase `\u`).
+    if any(form in part for part in (raw_path, scope.get("query_string", b""), body)
+           for form in _NUL_FORMS):
         error = InvalidInputError(errors=["text must not contain NUL characters"])
         await JSONResponse(error.body(), status_code=400)(scope, receive, send)
         return None
