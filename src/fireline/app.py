@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,7 @@ from fireline.accounts import views as account_views
 from fireline.connections import pages as connection_pages
 from fireline.connections import views as connection_views
 from fireline.connections.tools import Tools
+from fireline.core import ratelimit
 from fireline.core.db import Database
 from fireline.core.groupcommit import GroupCommit
 from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
@@ -29,6 +32,8 @@ from fireline.vault.sealing import Vault
 from fireline.web import pages
 from fireline.workflows import views as workflow_views
 from fireline.workflows import wakeup
+
+RATE_LIMIT_SHARE_SECONDS = 1.0
 
 
 def create_app(
@@ -51,9 +56,16 @@ def create_app(
         runtime = getattr(_app.state, "runtime", None)
         if runtime is not None:
             await runtime.start(db, app.state.tools)
+        # Several API nodes share one PostgreSQL: they count requests against limits together.
+        sharing = None if db.is_sqlite else asyncio.create_task(ratelimit.share_every(
+            db, [app.state.rest_limiter, app.state.events_limiter], RATE_LIMIT_SHARE_SECONDS))
         try:
             yield
         finally:
+            if sharing is not None:
+                sharing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sharing
             if runtime is not None:
                 await runtime.stop()
             await app.state.events_intake.close()
@@ -74,8 +86,9 @@ def create_app(
     app.state.metrics = metrics
     app.state.tools = Tools(settings=settings, keyring=keyring, vault=Vault(keyring),
                             resolver=resolver)
-    app.state.rest_limiter = RateLimiter(settings.rest_rate_limit_per_minute)
-    app.state.events_limiter = RateLimiter(settings.events_rate_limit_per_minute)
+    app.state.rest_limiter = RateLimiter(settings.rest_rate_limit_per_minute, scope="rest")
+    app.state.events_limiter = RateLimiter(settings.events_rate_limit_per_minute,
+                                           scope="events")
     app.state.events_intake = GroupCommit(db, intake.apply_events)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

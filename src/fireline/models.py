@@ -7,6 +7,7 @@ import importlib
 MODEL_MODULES = (
     "fireline.accounts.models",
     "fireline.core.audit",
+    "fireline.core.ratelimit",
     "fireline.connections.models",
     "fireline.incidents.models",
     "fireline.workflows.models",

@@ -1,21 +1,23 @@
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from fireline.app import create_app
 from fireline.core.db import Database
 from fireline.core.errors import RateLimitedError
-from fireline.core.ratelimit import RateLimiter
+from fireline.core.ratelimit import RateLimitCount, RateLimiter
 from fireline.settings import Settings
 from tests.conftest import BASE_URL, Actor
 
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 960.0  # a window starts here (windows are aligned to the clock)
 
     def __call__(self) -> float:
         return self.now
@@ -31,8 +33,36 @@ def test_fixed_window_limits_per_key_and_resets() -> None:
     assert raised.value.headers == {"ratelimit-limit": "2", "ratelimit-remaining": "0",
                                     "ratelimit-reset": "60"}
     assert limiter.hit("b").allowed
-    clock.now += 60
+    clock.now += 30
+    assert limiter.hit("a").reset == 30  # seconds to the end of the window
+    clock.now += 30
     assert limiter.hit("a").allowed
+
+
+async def test_nodes_share_their_counts_through_the_database(db: Database) -> None:
+    """Two API nodes (two limiters on one database): each decides from its own counts plus
+    what the other had counted at the last share, so together they keep one limit."""
+    clock = FakeClock()
+    first, second = (RateLimiter(limit=5, window=60, clock=clock, scope="rest")
+                     for _ in range(2))
+    for limiter in (first, second):
+        await limiter.share(db)  # sharing starts (nothing counted yet)
+    assert [first.hit("key").allowed for _ in range(3)] == [True] * 3
+    await first.share(db)
+    assert second.hit("key").remaining == 4  # it has not shared yet: it knows only its own
+    await second.share(db)  # it learns the other node's 3
+    assert second.hit("key").remaining == 0  # 3 + 2
+    assert not second.hit("key").allowed
+    await second.share(db)
+    assert first.hit("other").allowed  # another key, its own count
+    await first.share(db)  # it learns the other node's 2, although it had none new itself
+    assert not first.hit("key").allowed
+    clock.now += 60  # a new window for everyone
+    assert first.hit("key").remaining == 4
+    await first.share(db)
+    async with db.session(read_only=True) as session:  # keys are stored hashed
+        stored = (await session.execute(select(RateLimitCount.key_hash))).scalars().all()
+    assert stored and "key" not in stored and all(len(item) == 64 for item in stored)
 
 
 async def test_rest_api_answers_429_with_ratelimit_headers(
@@ -67,3 +97,22 @@ async def test_events_api_is_limited_per_routing_key(
         assert limited.status_code == 429
         assert limited.json()["status"] == "throttle event"
         assert "ratelimit-reset" in limited.headers
+
+
+async def test_api_nodes_on_postgresql_share_while_they_run(
+    settings: Settings, db: Database, make_actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fireline.app.RATE_LIMIT_SHARE_SECONDS", 0.01)
+    app = create_app(settings, database=db)
+    actor: Actor = await make_actor("observer")
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client:
+        assert (await client.get("/api/users/me", headers=actor.headers)).status_code == 200
+        for _ in range(200):  # a few of the app's shares
+            await asyncio.sleep(0.01)
+            async with db.session(read_only=True) as session:
+                shared = (await session.execute(select(RateLimitCount.count))).scalars().all()
+            if shared or db.is_sqlite:
+                break
+    # One process with SQLite has nobody to share with.
+    assert shared == ([] if db.is_sqlite else [1])
