@@ -45,9 +45,10 @@ DEDUP_CONFLICT = "Open incident with matching dedup key already exists on this s
 _COUNTER = "incidents"
 _INCIDENT_FIELDS = tuple(column.key for column in Incident.__table__.columns)
 # The hot statements are built once: building them cost more than running them.
+_COUNTERS = cast(Table, IncidentCounter.__table__).c
 _BUMP = (
-    update(IncidentCounter).where(IncidentCounter.name == _COUNTER)
-    .values(value=IncidentCounter.value + 1).returning(IncidentCounter.value)
+    update(cast(Table, IncidentCounter.__table__)).where(_COUNTERS.name == _COUNTER)
+    .values(value=_COUNTERS.value + 1).returning(_COUNTERS.value)
 )
 
 
@@ -61,11 +62,14 @@ def _insert_incident(dialect: str) -> Any:
 
 
 async def next_incident_number(session: AsyncSession) -> int:
-    number = await session.scalar(_BUMP)
+    # Core statements on the session's connection: the ORM's execution layer (bulk-update
+    # bookkeeping, autoflush) is most of a one-row statement's cost, and nothing is pending.
+    connection = await session.connection()
+    number = await connection.scalar(_BUMP)
     if number is None:  # first incident ever: create the row, racing creators agree on it
         first = insert_for(session)(IncidentCounter).values(name=_COUNTER, value=0)
-        await session.execute(first.on_conflict_do_nothing())
-        number = await session.scalar(_BUMP)
+        await connection.execute(first.on_conflict_do_nothing())
+        number = await connection.scalar(_BUMP)
     assert number is not None
     return int(number)
 
@@ -102,7 +106,8 @@ async def open_incident(
     # nothing (no exception, no savepoint); the caller's rollback or a gap in the numbers
     # is the only trace.
     row = {key: getattr(incident, key) for key in _INCIDENT_FIELDS}
-    inserted = await session.scalar(_insert_incident(dialect_name(session)), row)
+    connection = await session.connection()
+    inserted = await connection.scalar(_insert_incident(dialect_name(session)), row)
     if inserted is None:
         return None
     make_transient_to_detached(incident)
