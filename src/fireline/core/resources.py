@@ -41,12 +41,12 @@ def resource_urls(base_url: str, kind: str, id_: str) -> tuple[str, str]:
 
 def reference(base_url: str, kind: str, id_: str, summary: str) -> dict[str, Any]:
     """`{kind}_reference`, as PagerDuty embeds one resource in another."""
-    api, html = _prefixes(base_url, kind)
-    return {"id": id_, "type": f"{kind}_reference", "summary": summary, "self": api + id_,
-            "html_url": html + id_}
+    api, html = resource_urls(base_url, kind, id_)
+    return {"id": id_, "type": f"{kind}_reference", "summary": summary, "self": api,
+            "html_url": html}
 
 
 def resource(base_url: str, kind: str, id_: str, summary: str, **fields: Any) -> dict[str, Any]:
-    api, html = _prefixes(base_url, kind)
-    return {"id": id_, "type": kind, "summary": summary, "self": api + id_,
-            "html_url": html + id_, **fields}
+    api, html = resource_urls(base_url, kind, id_)
+    return {"id": id_, "type": kind, "summary": summary, "self": api, "html_url": html,
+            **fields}

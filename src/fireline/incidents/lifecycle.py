@@ -45,10 +45,10 @@ DEDUP_CONFLICT = "Open incident with matching dedup key already exists on this s
 _COUNTER = "incidents"
 _INCIDENT_FIELDS = tuple(column.key for column in Incident.__table__.columns)
 # The hot statements are built once: building them cost more than running them.
-_COUNTERS = cast(Table, IncidentCounter.__table__).c
+_COUNTERS = cast(Table, IncidentCounter.__table__)
 _BUMP = (
-    update(cast(Table, IncidentCounter.__table__)).where(_COUNTERS.name == _COUNTER)
-    .values(value=_COUNTERS.value + 1).returning(_COUNTERS.value)
+    update(_COUNTERS).where(_COUNTERS.c.name == _COUNTER)
+    .values(value=_COUNTERS.c.value + 1).returning(_COUNTERS.c.value)
 )
 
 

@@ -45,10 +45,8 @@ def emit(
     *, session: AsyncSession, kind: str, incident: Incident, extra: dict[str, Any] | None = None
 ) -> OutboxEvent:
     assert kind in KINDS, kind
-    event = OutboxEvent(
-        kind=kind, incident_id=incident.id,
-        payload={"incident": snapshot(incident), **(extra or {})}, created_at=utcnow(),
-    )
+    event = OutboxEvent(kind=kind, incident_id=incident.id,
+                        payload=_payload(incident, extra), created_at=utcnow())
     session.add(event)
     return event
 
@@ -62,9 +60,13 @@ async def insert(
     assert kind in KINDS, kind
     connection = await session.connection()
     await connection.execute(_INSERT, {
-        "kind": kind, "incident_id": incident.id,
-        "payload": {"incident": snapshot(incident), **(extra or {})}, "created_at": utcnow()})
+        "kind": kind, "incident_id": incident.id, "payload": _payload(incident, extra),
+        "created_at": utcnow()})
     session.info[INSERTED] = True
+
+
+def _payload(incident: Incident, extra: dict[str, Any] | None) -> dict[str, Any]:
+    return {"incident": snapshot(incident), **(extra or {})}
 
 
 INSERTED = "fireline_outbox_inserted"

@@ -112,8 +112,13 @@ def incident_ref(base: str, incident: IncidentLike) -> dict[str, Any]:
 
 def stored_ref(base: str, stored: dict[str, Any]) -> dict[str, Any]:
     """Expands an agent stored as `{"type": "user_reference", "id", "summary"}`."""
-    kind = str(stored["type"]).removesuffix("_reference")
-    return reference(base, kind, stored["id"], stored.get("summary", ""))
+    return reference(base, *_stored_parts(stored))
+
+
+def _stored_parts(stored: dict[str, Any]) -> tuple[str, str, str]:
+    """(kind, id, summary) of a stored agent reference."""
+    return (str(stored["type"]).removesuffix("_reference"), stored["id"],
+            stored.get("summary", ""))
 
 
 def integration_body(base: str, integration: ServiceIntegration) -> dict[str, Any]:
@@ -190,9 +195,8 @@ class Refs:
         return made
 
     def stored(self, stored: dict[str, Any]) -> dict[str, Any]:
-        """An agent stored as `{"type": "user_reference", "id", "summary"}`."""
-        return self(str(stored["type"]).removesuffix("_reference"), stored["id"],
-                    stored.get("summary", ""))
+        """`stored_ref`, built once per agent."""
+        return self(*_stored_parts(stored))
 
 
 def incident_body(
