@@ -162,8 +162,11 @@ def settings(db: Database, home: Path, master_key: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
-    return create_app(settings, database=db)
+async def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    application = create_app(settings, database=db)
+    yield application
+    # ASGITransport runs no lifespan: the app's pooled egress clients close as at shutdown.
+    await application.state.tools.aclose()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from fireline.core.db import Database
 from fireline.core.groupcommit import GroupCommit
 from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
 from fireline.core.ratelimit import RateLimiter
-from fireline.egress.transport import Resolver, resolve
+from fireline.egress.resolver import Resolver, resolve
 from fireline.incidents import events_views, intake
 from fireline.incidents import views as incident_views
 from fireline.settings import Settings
@@ -68,6 +68,7 @@ def create_app(
                     await sharing
             if runtime is not None:
                 await runtime.stop()
+            await app.state.tools.aclose()  # the pooled egress connections
             await app.state.events_intake.close()
             if owns_database:
                 await db.dispose()

@@ -46,7 +46,9 @@ def default_jobs(database: Database, tools: Tools) -> list[Job]:
                     connection_concurrency=tools.settings.workflow_connection_concurrency)
     waiter = wakeup.Waiter()
     jobs = [
-        Job("health_monitor", 30.0, monitor.run_pass),
+        # A pass checks what is due: passes at least as often as connections fall due.
+        Job("health_monitor",
+            min(30.0, tools.settings.health_check_interval.total_seconds()), monitor.run_pass),
         # Woken by new work (this process's commits, or PostgreSQL NOTIFY from any node);
         # polls every half second besides. A busy engine drains its backlog in one go.
         Job("workflow_engine", 0.5, engine.drain, pause=waiter.wait),
@@ -64,14 +66,16 @@ class Runtime:
     keyring: Keyring
     jobs: list[Job] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _own_tools: Tools | None = None  # made here (a worker node), so closed here
 
     def attach(self, app: FastAPI) -> None:
         app.state.runtime = self
 
     async def start(self, database: Database, tools: Tools | None = None) -> None:
         wakeup.install()
-        tools = tools or Tools(settings=self.settings, keyring=self.keyring,
-                               vault=Vault(self.keyring))
+        if tools is None:
+            tools = self._own_tools = Tools(settings=self.settings, keyring=self.keyring,
+                                            vault=Vault(self.keyring))
         self.jobs = self.jobs or default_jobs(database, tools)
         self._tasks = [asyncio.create_task(self._loop(job), name=job.name) for job in self.jobs]
         log.info("runtime_started", jobs=[job.name for job in self.jobs])
@@ -81,6 +85,9 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self._own_tools is not None:
+            await self._own_tools.aclose()
+            self._own_tools = None
 
     async def _loop(self, job: Job) -> None:
         while True:

@@ -11,6 +11,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from fireline.core.errors import SettingsError
 from fireline.core.redaction import register_secret
 
 DEFAULT_PORT = 8080
+_IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +42,13 @@ class Settings:
     # At most this many workflow steps run at once through one connection, across every
     # worker and node (tools rate-limit per credential).
     workflow_connection_concurrency: int = 4
+    # How often each connection is checked again (longer while it keeps failing).
+    health_check_interval: timedelta = timedelta(minutes=5)
+    # `host:port=address:port` routes that replace DNS for those hosts (curl's --connect-to):
+    # split-horizon set-ups, a private endpoint, tests against local fakes. The address is
+    # still checked like any DNS answer (NET-3) and TLS still verifies the host name.
+    egress_connect_to: Mapping[tuple[str, int], tuple[_IPAddress, int]] = field(
+        default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,6 +76,9 @@ class Settings:
             workflow_lease_seconds=_positive_int(env, "FIRELINE_WORKFLOW_LEASE_SECONDS", 30),
             workflow_connection_concurrency=_positive_int(
                 env, "FIRELINE_WORKFLOW_CONNECTION_CONCURRENCY", 4),
+            health_check_interval=timedelta(seconds=_positive_int(
+                env, "FIRELINE_HEALTH_CHECK_INTERVAL_SECONDS", 300)),
+            egress_connect_to=_connect_to(env.get("FIRELINE_EGRESS_CONNECT_TO", "")),
             provider_urls={
                 key: value
                 for key, value in env.items()
@@ -119,6 +131,30 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
                 f"FIRELINE_EGRESS_ALLOW_PRIVATE: {part!r} is not a CIDR network"
             ) from exc
     return tuple(networks)
+
+
+def _connect_to(raw: str) -> dict[tuple[str, int], tuple[_IPAddress, int]]:
+    routes: dict[tuple[str, int], tuple[_IPAddress, int]] = {}
+    for part in raw.replace("\n", ",").split(","):
+        if not part.strip():
+            continue
+        source, _, target = part.strip().partition("=")
+        try:
+            host, port = _host_port(source)
+            address, address_port = _host_port(target)
+            routes[(host.lower(), port)] = (ipaddress.ip_address(address), address_port)
+        except ValueError as exc:
+            raise SettingsError(
+                f"FIRELINE_EGRESS_CONNECT_TO: {part.strip()!r} is not host:port=address:port"
+            ) from exc
+    return routes
+
+
+def _host_port(raw: str) -> tuple[str, int]:
+    host, _, port = raw.strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(raw)
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def _ca_bundle(raw: str) -> Path | None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import httpx
 import pytest
 import trustme
 
@@ -48,11 +47,10 @@ def settings(db: Database, home, master_key: str, ca: trustme.CA) -> Settings:  
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database, es: FakeServer):  # type: ignore[no-untyped-def]
-    return create_app(settings, database=db, resolver=routing_resolver(es.routes(9200)))
+async def app(settings: Settings, db: Database, es: FakeServer):  # type: ignore[no-untyped-def]
+    application = create_app(settings, database=db, resolver=routing_resolver(es.routes(9200)))
+    yield application
+    await application.state.tools.aclose()  # no lifespan under ASGITransport
 
 
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-        yield http
+from tests.loops import pytest_asyncio_loop_factories  # noqa: E402, F401  (both event loops)

@@ -82,8 +82,10 @@ def settings(db: Database, home, master_key: str, ca: trustme.CA) -> Settings:  
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database, providers: dict[tuple[str, int], int]):  # type: ignore[no-untyped-def]
-    return create_app(settings, database=db, resolver=routing_resolver(providers))
+async def app(settings: Settings, db: Database, providers: dict[tuple[str, int], int]):  # type: ignore[no-untyped-def]
+    application = create_app(settings, database=db, resolver=routing_resolver(providers))
+    yield application
+    await application.state.tools.aclose()  # no lifespan under ASGITransport
 
 
 @pytest.fixture

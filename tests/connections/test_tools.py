@@ -15,7 +15,7 @@ async def test_shared_clients_in_use_are_kept_and_idle_ones_are_closed(app) -> N
     def shared(host: str) -> AbstractAsyncContextManager[ToolContext]:
         config = integration.config.model_validate({"url": f"https://{host}:9200"})
         return tools.context(integration, connection_id="PTEST", config=config, secrets=None,
-                             external_id=None, allow_private=(), shared=True)
+                             external_id=None, allow_private=())
 
     async with shared("es.example.com") as busy:
         async with shared("other.example.com") as other:

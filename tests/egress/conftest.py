@@ -158,3 +158,6 @@ class FakeSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+
+
+from tests.loops import pytest_asyncio_loop_factories  # noqa: E402, F401  (both event loops)

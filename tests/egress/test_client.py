@@ -6,6 +6,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 
@@ -239,7 +240,7 @@ async def test_timeouts_are_transient(http_server: LocalServer) -> None:
         return 200, [], b"late"
 
     http_server.routes["/slow"] = stall
-    async with _http_client(http_server, timeout=httpx.Timeout(0.2)) as client:
+    async with _http_client(http_server, timeout=aiohttp.ClientTimeout(sock_read=0.2)) as client:
         with pytest.raises(TransientError, match="timed out") as caught:
             await client.request("GET", f"http://127.0.0.1:{http_server.port}/slow",
                                  idempotent=True)
@@ -309,3 +310,14 @@ async def test_certificate_must_name_the_url_host(
             await client.request("GET", f"https://api.test:{wrong_name_server.port}/",
                                  idempotent=True)
     assert wrong_name_server.requests == []
+
+
+async def test_the_uvloop_variant_runs_on_uvloop(
+    http_server: LocalServer, request: pytest.FixtureRequest
+) -> None:
+    http_server.routes["/"] = lambda request: (200, [], b"ok")
+    loop = type(asyncio.get_running_loop())
+    assert ("uvloop" in loop.__module__) == request.node.name.endswith("[uvloop]")
+    async with _http_client(http_server) as client:
+        assert (await client.request("GET", f"http://127.0.0.1:{http_server.port}/",
+                                     idempotent=True)).text == "ok"

@@ -28,7 +28,7 @@ import uvicorn
 from fireline.egress.addresses import IPAddress
 from fireline.egress.client import GuardedClient
 from fireline.egress.policy import EgressPolicy
-from fireline.egress.transport import Resolver
+from fireline.egress.resolver import Resolver
 from fireline.integrations.base import Integration, ToolContext
 
 
@@ -118,7 +118,7 @@ def _client(integration: Integration, config: Mapping[str, Any],
     # No kept-alive connections: a fake stopping at the end of a test has none left to
     # wait for (uvicorn waits for open connections before it exits).
     client = GuardedClient(policy, ca_bundle=ca_bundle(ca), resolver=routing_resolver(routes),
-                           max_attempts=1, limits=httpx.Limits(max_keepalive_connections=0))
+                           max_attempts=1, keep_alive=False)
     OPEN_CLIENTS.append(client)
     return client
 

@@ -28,7 +28,7 @@ from fireline.integrations.base import (
 )
 from fireline.workflows.engine import Engine
 from tests.conftest import Actor
-from tests.connections.conftest import ES_HOST, ES_KEY, app, ca, client, es, settings  # noqa: F401
+from tests.connections.conftest import ES_HOST, ES_KEY, app, ca, es, settings  # noqa: F401
 from tests.incidents.helpers import create_incident, create_service
 
 ES_CONNECTIONS = "/api/workflows/integrations/elasticsearch/connections"
@@ -172,3 +172,6 @@ async def scripted_connection(http: httpx.AsyncClient, actor: Actor, token: str 
                              "is_default": True, **extra}})
     assert response.status_code == 201, response.text
     return str(response.json()["connection"]["id"])
+
+
+from tests.loops import pytest_asyncio_loop_factories  # noqa: E402, F401  (both event loops)

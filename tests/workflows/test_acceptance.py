@@ -4,7 +4,7 @@ with the result appears on the incident. Both fakes speak over real TLS under th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,9 +18,9 @@ from fireline.app import create_app
 from fireline.core.db import Database
 from fireline.settings import Settings
 from fireline.workflows.engine import Engine
-from tests.conftest import BASE_URL, Actor
+from tests.conftest import Actor
 from tests.incidents.helpers import create_integration, create_service, writer_headers
-from tests.integrations.support import OPEN_CLIENTS, FakeServer, routing_resolver, serve
+from tests.integrations.support import FakeServer, routing_resolver, serve
 from tests.workflows.conftest import es_connection, run_detail, save_workflow
 
 TOKEN = "web-api-canary-token-5d1e"
@@ -54,18 +54,11 @@ def web(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fa
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database, es: FakeServer, web: FakeServer):  # type: ignore[no-untyped-def]
+async def app(settings: Settings, db: Database, es: FakeServer, web: FakeServer):  # type: ignore[no-untyped-def]
     routes = {**es.routes(9200), **web.routes(443)}
-    return create_app(settings, database=db, resolver=routing_resolver(routes))
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=BASE_URL) as http:
-        yield http
-    while OPEN_CLIENTS:
-        await OPEN_CLIENTS.pop().aclose()
+    application = create_app(settings, database=db, resolver=routing_resolver(routes))
+    yield application
+    await application.state.tools.aclose()  # no lifespan under ASGITransport
 
 
 DEFINITION = {

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.connections.models import HEALTHY, UNHEALTHY, Connection, HealthCheck
@@ -50,7 +52,6 @@ async def probe(
     secrets: Any,
     external_id: str | None,
     allow_private: list[str],
-    shared: bool = False,
 ) -> Outcome:
     started = time.perf_counter()
     try:
@@ -61,7 +62,6 @@ async def probe(
             secrets=secrets,
             external_id=external_id,
             allow_private=parse_networks(allow_private),
-            shared=shared,
         ) as ctx:
             # asyncio.timeout rather than wait_for: no extra task per check.
             async with asyncio.timeout(VERIFY_TIMEOUT):
@@ -71,15 +71,26 @@ async def probe(
         healthy, message = False, f"No answer within {VERIFY_TIMEOUT:.0f} seconds"
     except IntegrationError as exc:
         healthy, message = False, str(exc) or type(exc).__name__
-    except Exception:  # an integration bug must not take the caller down with it
-        log.exception("verify_crashed", integration=integration.slug)
-        healthy, message = False, "Verification failed unexpectedly"
+    except Exception as exc:  # an integration bug must not take the caller down with it
+        healthy, message = False, _crash_message(integration, exc)
     duration = int((time.perf_counter() - started) * 1000)
     return Outcome(healthy, scrub(message)[:1000], duration, utcnow())
 
 
-def transition(connection: Connection, outcome: Outcome) -> dict[str, Any]:
-    """The connection's new health fields after `outcome`, with back-off for failures."""
+def _crash_message(integration: Integration, exc: Exception) -> str:
+    """Safe to show (the class, never the message, which may quote a secret), and enough to
+    find the traceback: the request id, or for a periodic check one made up and logged."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id") or uuid.uuid4().hex
+    log.exception("verify_crashed", integration=integration.slug, request_id=request_id)
+    return (f"Verification failed unexpectedly ({type(exc).__name__}); "
+            f"request id {request_id} in the server log")
+
+
+def transition(
+    connection: Connection, outcome: Outcome, *, interval: timedelta = CHECK_INTERVAL
+) -> dict[str, Any]:
+    """The connection's new health fields after `outcome`: the next check after `interval`,
+    longer for a connection that keeps failing."""
     failures = 0 if outcome.is_healthy else connection.health_failures + 1
     factor = min(2 ** max(failures - 1, 0), MAX_BACKOFF_FACTOR)
     return {
@@ -87,7 +98,7 @@ def transition(connection: Connection, outcome: Outcome) -> dict[str, Any]:
         "health_message": outcome.message,
         "health_checked_at": outcome.checked_at,
         "health_failures": failures,
-        "health_next_check_at": outcome.checked_at + CHECK_INTERVAL * factor,
+        "health_next_check_at": outcome.checked_at + interval * factor,
     }
 
 
@@ -141,10 +152,11 @@ def apply(
     outcome: Outcome,
     *,
     trigger: str,
+    interval: timedelta,
     request_id: str | None = None,
 ) -> None:
     """Stores the outcome on the connection and in its history (in the caller's transaction)."""
-    values = transition(connection, outcome)
+    values = transition(connection, outcome, interval=interval)
     record_flip(
         session,
         connection,

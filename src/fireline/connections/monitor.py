@@ -127,7 +127,7 @@ class Monitor:
                     await writes.put(checked)
                 await writes.put(None)
         finally:
-            await self.tools.aclose()
+            await self.tools.close_unused_clients()
         return total
 
     async def _load_page(self, due_before: datetime, after: str) -> list[Connection]:
@@ -162,7 +162,9 @@ class Monitor:
             for connection, outcome in page:
                 if connection.id not in present:  # deleted while being checked
                     continue
-                values = health.transition(connection, outcome)
+                values = health.transition(
+                    connection, outcome, interval=self.tools.settings.health_check_interval
+                )
                 health.record_flip(
                     session,
                     connection,
@@ -196,5 +198,4 @@ class Monitor:
             integration=integration,
             connection=connection,
             config=config,
-            shared=True,
         )

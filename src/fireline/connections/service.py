@@ -271,7 +271,8 @@ async def create_connection(
             )
             if outcome is not None:
                 health.apply(
-                    session, connection, outcome, trigger="create", request_id=actor.request_id
+                    session, connection, outcome, trigger="create", request_id=actor.request_id,
+                    interval=tools.settings.health_check_interval,
                 )
             actor.audit(
                 session,
@@ -509,7 +510,8 @@ async def update_connection(
         connection.updated_by_id = actor.principal.user.id
         connection.updated_at = utcnow()
         if outcome is not None:
-            health.apply(session, connection, outcome, trigger="edit", request_id=actor.request_id)
+            health.apply(session, connection, outcome, trigger="edit", request_id=actor.request_id,
+                         interval=tools.settings.health_check_interval)
         actor.audit(
             session,
             "connection.update",
@@ -609,6 +611,7 @@ async def check_stored(
             stored,
             outcome,
             trigger=trigger,
+            interval=tools.settings.health_check_interval,
             request_id=actor.request_id if actor else None,
         )
         if actor is not None:
@@ -629,7 +632,6 @@ async def probe_stored(
     integration: Integration,
     connection: Connection,
     config: BaseModel,
-    shared: bool = False,
 ) -> health.Outcome:
     """Verifies a stored connection with its stored secrets (OAuth tokens refreshed first)."""
     try:
@@ -653,7 +655,6 @@ async def probe_stored(
         secrets=secrets_model,
         external_id=connection.external_id,
         allow_private=list(connection.allow_private),
-        shared=shared,
     )
 
 

@@ -13,15 +13,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from fireline.connections.models import Connection
 from fireline.core.errors import InvalidInputError
 from fireline.core.redaction import register_secret
 from fireline.egress.addresses import IPNetwork
 from fireline.egress.client import GuardedClient
 from fireline.egress.policy import EgressPolicy
-from fireline.egress.transport import Resolver, resolve
+from fireline.egress.resolver import Resolver, resolve
 from fireline.integrations.base import Destination, Integration, ToolContext
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring
@@ -111,26 +109,18 @@ class Tools:
         external_id: str | None,
         allow_private: tuple[IPNetwork, ...],
         idempotency_key: str | None = None,
-        shared: bool = False,
     ) -> AsyncIterator[ToolContext]:
-        """`shared` reuses one pooled client per destination policy (the health monitor's
-        many checks against one host) until `close_unused_clients` or `aclose`; otherwise
-        the client lives for this context only."""
-        policy = self.policy(integration, config, allow_private)
-        if shared:
-            entry = self._shared_client(policy)
-            entry.users += 1
-            try:
-                yield self._context(
-                    entry.client, connection_id, config, secrets, external_id, idempotency_key
-                )
-            finally:
-                entry.users -= 1
-            return
-        async with GuardedClient.for_settings(
-            self.settings, policy, resolver=self.resolver
-        ) as http:
-            yield self._context(http, connection_id, config, secrets, external_id, idempotency_key)
+        """The context runs on the pooled client of its destination policy, shared by every
+        check and step going there (kept-alive TLS connections), until `close_unused_clients`
+        finds it idle or `aclose` closes them all."""
+        entry = self._shared_client(self.policy(integration, config, allow_private))
+        entry.users += 1
+        try:
+            yield self._context(
+                entry.client, connection_id, config, secrets, external_id, idempotency_key
+            )
+        finally:
+            entry.users -= 1
 
     def _context(
         self,
@@ -154,14 +144,12 @@ class Tools:
     def _shared_client(self, policy: EgressPolicy) -> _SharedClient:
         entry = self.shared_clients.get(policy)
         if entry is None:
-            # One pool per destination: its kept-alive TLS connections serve every check of
-            # that host (egress/pool.py costs the same per request whatever its size).
-            limits = httpx.Limits(
-                max_connections=SHARED_POOL_SIZE, max_keepalive_connections=SHARED_POOL_SIZE
-            )
+            # One pool per destination: its kept-alive TLS connections serve every check and
+            # step going to that host.
             entry = _SharedClient(
                 GuardedClient.for_settings(
-                    self.settings, policy, resolver=self.resolver, limits=limits
+                    self.settings, policy, resolver=self.resolver,
+                    max_connections=SHARED_POOL_SIZE,
                 )
             )
             self.shared_clients[policy] = entry

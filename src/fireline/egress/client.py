@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,8 +33,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import certifi
 import httpx
+import yarl
 
 from fireline.core.errors import (
     CredentialError,
@@ -43,17 +46,31 @@ from fireline.core.errors import (
 )
 from fireline.core.redaction import scrub
 from fireline.egress.policy import EgressPolicy
+from fireline.egress.resolver import (
+    GuardedResolver,
+    Resolver,
+    check_literal,
+    connecting_to,
+    resolve,
+)
 from fireline.egress.retry import backoff, retry_after
-from fireline.egress.transport import GuardedTransport, Resolver, resolve
 from fireline.settings import Settings
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# NET-5: explicit timeouts. `connect` covers waiting for a free pooled connection and
+# dialing; `sock_read` is the longest silence while the answer is awaited or read.
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_connect=5.0,
+                                        sock_read=10.0)
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 20
 USER_AGENT = "fireline"
 _EXCERPT_CHARS = 200
 _SCRUB_WINDOW = 4096
+_READ_CHUNK = 64 * 1024
+_LARGE_BODY = 1024 * 1024
 _RETRY_STATUSES = frozenset({429, 503})
 _BODY_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+# aiohttp frames the body and names the host itself, from what it sends.
+_SET_BY_AIOHTTP = frozenset({"host", "content-length", "transfer-encoding"})
 # NET-4: all that survives a redirect to another origin.
 _KEPT_ACROSS_ORIGINS = frozenset(
     {"accept", "accept-encoding", "accept-language", "content-type", "user-agent"}
@@ -67,7 +84,7 @@ def ssl_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     context.load_verify_locations(cafile=certifi.where())
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
-    context.set_alpn_protocols(["http/1.1"])  # all the egress pool speaks
+    context.set_alpn_protocols(["http/1.1"])  # all aiohttp's client speaks
     return context
 
 
@@ -78,13 +95,29 @@ def parse_url(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
+@functools.lru_cache(maxsize=1024)
+def wire_url(url: httpx.URL) -> yarl.URL:
+    """The URL aiohttp sends, assembled from the checked URL's parts rather than parsed again
+    (NET-2: no second parser gets to decide what the host is)."""
+    path, _, query = url.raw_path.decode("ascii").partition("?")
+    host = url.raw_host.decode("ascii")
+    return yarl.URL.build(
+        scheme=url.scheme,
+        host=f"[{host}]" if ":" in host else host,  # encoded: an IPv6 literal in brackets
+        port=url.port,
+        path=path,
+        query_string=query,
+        encoded=True,
+    )
+
+
 class GuardedClient:
     def __init__(
         self,
         policy: EgressPolicy,
         *,
         ca_bundle: Path | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_attempts: int = 3,
         backoff_base: float = 0.5,
@@ -93,11 +126,15 @@ class GuardedClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         resolver: Resolver = resolve,
-        limits: httpx.Limits | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        keep_alive: bool = True,
+        dns_cache_seconds: int = 10,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.policy = policy
+        self._ssl_context = ssl_context(ca_bundle)
+        self._timeout = timeout
         self._max_body_bytes = max_body_bytes
         self._max_attempts = max_attempts
         self._backoff = functools.partial(
@@ -105,24 +142,19 @@ class GuardedClient:
         )
         self._max_retry_after = max_retry_after
         self._sleep = sleep
-        self._timeout = timeout.as_dict()
-        # Requests go straight to the transport, without an `httpx.AsyncClient` around it:
-        # what a client adds is what NET-4/NET-5 refuse or what this class does itself —
-        # proxies and .netrc from the environment, redirects, auth flows, and a cookie jar
-        # (a client may be shared by many connections, as in the health monitor, and one
-        # tool's session cookies must never ride along on another connection's request).
-        self._transport = GuardedTransport(
-            ssl_context=ssl_context(ca_bundle),
-            allow_private=policy.allow_private,
-            resolver=resolver,
-            **({"limits": limits} if limits is not None else {}),
-        )
+        self._resolver = resolver
+        self._max_connections = max_connections
+        self._keep_alive = keep_alive
+        self._dns_cache_seconds = dns_cache_seconds
+        # Opened on first use, inside the event loop that will run it.
+        self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def for_settings(
         cls, settings: Settings, policy: EgressPolicy, **options: Any
     ) -> GuardedClient:
-        return cls(policy, ca_bundle=settings.egress_ca_bundle, **options)
+        resolver = connecting_to(settings.egress_connect_to, options.pop("resolver", resolve))
+        return cls(policy, ca_bundle=settings.egress_ca_bundle, resolver=resolver, **options)
 
     async def __aenter__(self) -> GuardedClient:
         return self
@@ -136,7 +168,31 @@ class GuardedClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(
+                    allow_private=self.policy.allow_private, resolver=self._resolver
+                ),
+                ssl=self._ssl_context,
+                limit=self._max_connections,
+                force_close=not self._keep_alive,
+                ttl_dns_cache=self._dns_cache_seconds,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                trust_env=False,  # NET-5: no proxies or .netrc from the environment
+                # A client may serve many connections (the health monitor's shared ones): one
+                # tool's session cookies must never ride along on another's request.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=True,
+            )
+        return self._session
 
     async def request(
         self,
@@ -208,21 +264,21 @@ class GuardedClient:
             last = attempt == self._max_attempts
             try:
                 response = await self._send_once(request)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if _tls_failure(exc):
-                    raise PermanentError(
-                        f"{_describe(request)}: the TLS certificate is not trusted"
-                    ) from None
+            except aiohttp.ClientConnectorCertificateError:
+                raise PermanentError(
+                    f"{_describe(request)}: the TLS certificate is not trusted"
+                ) from None
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
                 if idempotent and not last:  # nothing was sent: safe to try again
                     await self._sleep(self._backoff(attempt))
                     continue
                 raise TransientError(f"{_describe(request)}: cannot connect") from None
-            except httpx.TimeoutException:
+            except TimeoutError:
                 # WF-6: the request may have been processed; the caller decides about retries.
                 raise TransientError(
                     f"{_describe(request)}: timed out", outcome_unknown=True
                 ) from None
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 raise TransientError(
                     f"{_describe(request)}: connection failed ({type(exc).__name__})",
                     outcome_unknown=True,
@@ -240,39 +296,49 @@ class GuardedClient:
         return response
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:
-        self.policy.check_url(request.url)  # NET-2: the object about to leave is the checked one
-        # NET-5: explicit timeouts on every request.
-        if "timeout" not in request.extensions:
-            request.extensions = {**request.extensions, "timeout": self._timeout}
-        streamed = await self._transport.handle_async_request(request)
-        try:
-            body = await self._read_capped(request, streamed)
-        finally:
-            await streamed.aclose()
-        # The body is decoded already: framing headers would make httpx decode it again.
+        url = request.url
+        self.policy.check_url(url)  # NET-2: the object about to leave is the checked one
+        check_literal(url.host, self.policy.allow_private)  # NET-3 where nothing is resolved
         headers = [
             (name, value)
-            for name, value in streamed.headers.multi_items()
-            if name.lower() not in _BODY_FRAMING
+            for name, value in request.headers.multi_items()
+            if name.lower() not in _SET_BY_AIOHTTP
         ]
-        extensions: dict[str, Any] = {
-            key: streamed.extensions[key]
-            for key in ("http_version", "reason_phrase")
-            if key in streamed.extensions
-        }
-        return httpx.Response(
-            streamed.status_code,
+        async with self._open().request(
+            request.method,
+            wire_url(url),
             headers=headers,
-            content=body,
-            request=request,
-            extensions=extensions,
-        )
+            data=_payload(request.content),
+            allow_redirects=False,  # NET-4: redirects are the caller's choice, hop by hop
+        ) as answer:
+            body = await self._read_capped(request, answer)
+            # The body is decoded already: framing headers would make httpx decode it again.
+            received = [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in answer.raw_headers
+                if name.decode("latin-1").lower() not in _BODY_FRAMING
+            ]
+            extensions = {
+                "http_version": f"HTTP/{answer.version.major}.{answer.version.minor}".encode()
+                if answer.version is not None
+                else b"HTTP/1.1",
+                "reason_phrase": (answer.reason or "").encode("latin-1"),
+            }
+            return httpx.Response(
+                answer.status,
+                headers=received,
+                content=body,
+                request=request,
+                extensions=extensions,
+            )
 
-    async def _read_capped(self, request: httpx.Request, response: httpx.Response) -> bytes:
+    async def _read_capped(
+        self, request: httpx.Request, answer: aiohttp.ClientResponse
+    ) -> bytes:
         # NET-5: stop reading at the cap rather than buffering whatever the server sends.
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in answer.content.iter_chunked(_READ_CHUNK):
             size += len(chunk)
             if size > self._max_body_bytes:
                 raise PermanentError(
@@ -280,6 +346,14 @@ class GuardedClient:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _payload(content: bytes) -> bytes | io.BytesIO | None:
+    # aiohttp writes a large body in chunks, yielding to the loop, only from a BytesIO (and
+    # warns about raw bytes past 1 MiB); a fresh one per attempt, as each is read to the end.
+    if len(content) > _LARGE_BODY:
+        return io.BytesIO(content)
+    return content or None
 
 
 def _error_for(request: httpx.Request, response: httpx.Response) -> IntegrationError | None:
@@ -319,12 +393,3 @@ def _describe(request: httpx.Request) -> str:
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
-
-
-def _tls_failure(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False

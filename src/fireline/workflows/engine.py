@@ -604,7 +604,8 @@ class Engine:
                 connection = await session.get(Connection, outcome.connection_id)
                 if connection is not None:
                     health.apply(session, connection, health.Outcome(
-                        False, step.error or "credentials refused", 0, now), trigger="workflow")
+                        False, step.error or "credentials refused", 0, now), trigger="workflow",
+                        interval=self.tools.settings.health_check_interval)
             following = None
             if step.status != "ready":  # else a retry is scheduled; the run goes on later
                 await self._tell_timeline(session, facts, step)

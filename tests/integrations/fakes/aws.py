@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 import traceback
+import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -312,6 +313,9 @@ def serve() -> Iterator[Aws]:
     moto.start()
     host, port = moto.get_host_and_port()
     aws = Aws(moto_url=f"http://{host}:{port}")
+    # moto keeps its accounts in process-wide memory: each server starts from none.
+    urllib.request.urlopen(urllib.request.Request(f"{aws.moto_url}/moto-api/reset",
+                                                  method="POST"), timeout=10).close()
     front_port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
