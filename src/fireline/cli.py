@@ -253,6 +253,8 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run workers and the scheduler only (scale-out nodes)."""
+    import uvloop
+
     from fireline.runtime import Runtime
 
     settings = _settings()
@@ -262,7 +264,8 @@ def worker() -> None:
     except FirelineError as exc:
         _fail(str(exc))
     configure_logging()
-    asyncio.run(Runtime(settings=settings, keyring=keyring).run_forever())
+    # The loop `fireline serve` runs on (uvicorn picks uvloop): one event loop in production.
+    uvloop.run(Runtime(settings=settings, keyring=keyring).run_forever())
 
 
 def main() -> None:
