@@ -1,17 +1,21 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import httpx
 import pytest
+import structlog.testing
 from sqlalchemy import select, update
 
+from fireline.connections import monitor as monitor_module
 from fireline.connections.health import CHECK_INTERVAL
 from fireline.connections.models import Connection, HealthCheck
 from fireline.connections.monitor import Monitor
 from fireline.core.audit import AuditEvent
 from fireline.core.clock import utcnow
 from fireline.core.db import Database
+from fireline.integrations.base import ToolContext
 from tests.conftest import Actor
 from tests.connections.test_views import ES, es_body
 
@@ -106,3 +110,36 @@ async def test_a_failing_check_fails_the_pass_without_leaving_work_behind(
     assert all(entry.users == 0 for entry in app.state.tools.shared_clients.values())
     monkeypatch.undo()
     assert await monitor.run_pass() == 4  # nothing was written: all still due
+
+
+async def test_a_crashing_check_is_unhealthy_alone_and_says_where_to_look(
+    client: httpx.AsyncClient, make_actor, db: Database, app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin: Actor = await make_actor("admin")
+    ids = [(await client.post(ES, json=es_body(f"K{i}"), headers=admin.headers)).json()
+           ["connection"]["id"] for i in range(4)]
+    original = monitor_module.registry.get("elasticsearch")
+    assert original is not None
+
+    async def verify(ctx: ToolContext) -> str:
+        if ctx.connection_id == ids[1]:
+            raise KeyError("a bug in one tool's check")
+        return await original.verify(ctx)
+
+    crashing = dataclasses.replace(original, verify=verify)
+    monkeypatch.setattr(monitor_module.registry, "get",
+                        lambda slug: crashing if slug == "elasticsearch" else None)
+    await _due_now(db)
+    with structlog.testing.capture_logs() as logs:
+        assert await Monitor(db=db, tools=app.state.tools, concurrency=4).run_pass() == 4
+
+    async with db.session() as session:
+        rows = {c.id: c for c in await session.scalars(select(Connection))}
+    assert [rows[i].health_status for i in ids] == ["Healthy", "Unhealthy", "Healthy", "Healthy"]
+    message = rows[ids[1]].health_message or ""
+    assert message.startswith("Verification failed unexpectedly (KeyError)")
+    request_id = message.split("request id ")[1].split()[0]
+    assert "a bug in one tool's check" not in message  # the class, never the text
+    crashes = [log for log in logs if log["event"] == "verify_crashed"]
+    assert [log["request_id"] for log in crashes] == [request_id]  # the traceback's line
+    assert crashes[0]["exc_info"] is True
