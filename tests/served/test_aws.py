@@ -224,3 +224,14 @@ def test_aws_an_external_id_the_server_did_not_issue_is_refused(world: World) ->
         "external_id": "0123456789abcdef0123456789abcdef"})
     assert 400 <= refused.status_code < 500, refused.text
     assert "not an external ID issued by Fireline" in refused.text
+
+
+def test_aws1_an_external_id_serves_one_connection_only(world: World) -> None:
+    first = _issue(world.served)["external_id"]
+    _create(world, "first with its ID", ROLE, first)
+    again = world.served.create_connection("aws", {
+        "name": "second with the same ID",
+        "configuration": {"role_arn": ROLE, "default_region": "us-east-1"}, "secrets": {},
+        "external_id": first})
+    assert again.status_code == 409, again.text
+    assert "external ID is already used" in again.json()["error"]["message"]

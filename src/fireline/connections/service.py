@@ -288,6 +288,12 @@ async def create_connection(
                 },
             )
     except IntegrityError as exc:
+        # Two unique indexes can refuse the insert: the external ID's (AWS-1) and the one
+        # default per tool.
+        if "external_id" in str(exc.orig):
+            raise ConflictError(
+                "That external ID is already used by another connection: issue a new one"
+            ) from exc
         raise ConflictError("Another connection was made the default at the same time") from exc
     return Loaded(connection, team_ids)
 
