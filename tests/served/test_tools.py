@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fireline.integrations import registry
 from tests.served.cases import CASES
 from tests.served.cases.base import ToolCase
 from tests.served.harness import Served
@@ -54,3 +55,27 @@ def test_a_wrong_credential_is_refused_and_nothing_is_stored(
     assert "could not be verified" in refused.json()["error"]["message"]
     listed = served.http.get(f"/api/workflows/integrations/{case.slug}/connections").json()
     assert name not in [c["name"] for c in listed["connections"]]
+
+
+def test_elasticsearch_search_then_a_note_on_the_incident(served: Served) -> None:
+    """The issue's acceptance, as a new user meets it after `make run`."""
+    case = next(c for c in CASES if c.slug == "elasticsearch")
+    connection = _connect(served, case)
+    action, inputs = case.steps[0]
+    run = served.run_workflow({"name": "errors to the incident", "steps": [
+        {"id": "logs", "action": f"elasticsearch.{action}", "connection": connection["id"],
+         "with": inputs},
+        {"id": "note", "action": "fireline.add_note",
+         "with": {"content": "{{ steps.logs.output.total }} error(s): "
+                             "{{ steps.logs.output.hits[0]._source.message }}"}}]},
+        title="checkout errors")
+    assert run["status"] == "succeeded", run
+    notes = served.http.get(f"/api/incidents/{run['incident']['id']}/notes").json()["notes"]
+    assert [note["content"] for note in notes] == ["1 error(s): payment failed"]
+
+
+def test_every_tool_with_a_form_has_a_case() -> None:
+    # OAuth tools: test_oauth_tools; AWS (role assumption): test_aws.
+    assert {case.slug for case in CASES} == {
+        integration.slug for integration in registry.INTEGRATIONS if integration.auth == "form"}
+    assert {i.auth for i in registry.INTEGRATIONS} == {"form", "oauth", "aws_role"}
