@@ -58,6 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts.models import User
 from fireline.connections import health
+from fireline.connections import tokens as oauth_tokens
 from fireline.connections.models import Connection
 from fireline.connections.tools import Tools, parse_networks
 from fireline.core import audit
@@ -438,6 +439,16 @@ class Engine:
             except ValidationError:
                 return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
                                error="The connection's stored configuration is not valid")
+        if integration.auth == "oauth":
+            # Tokens are refreshed before they expire for an action as for a check (one refresh
+            # at a time per connection); outside the session: a refresh calls the provider.
+            try:
+                secrets = integration.secrets.model_validate(await oauth_tokens.fresh_secrets(
+                    db=self.db, tools=self.tools, integration=integration,
+                    connection_id=connection.id))
+            except CredentialError as exc:  # WF-8: the provider refused the refresh
+                return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
+                               error=str(exc), unhealthy=True)
         try:
             data = action.input.model_validate(inputs)
         except ValidationError as exc:
