@@ -22,25 +22,14 @@ import pytest
 import trustme
 
 from tests.integrations.fakes import aws as fake
+from tests.integrations.test_aws import CUSTOMER, GROUP, TRIAGE
 from tests.served.conftest import base_env
 from tests.served.harness import Served
 
-CUSTOMER = "111122223333"
+# The customer account, its log group and the Lambda source the in-process tests use.
 ROLE_NAME = "Fireline-IncidentWorkflows-Role"
 ROLE = f"arn:aws:iam::{CUSTOMER}:role/incident/{ROLE_NAME}"
-GROUP = "/app/checkout"
 NOW = datetime.now(UTC)
-
-TRIAGE = """
-def handler(event, context):
-    if event.get("fail"):
-        raise ValueError("cannot triage " + event["service"])
-    return {
-        "service": event["service"],
-        "restarted": event["service"] + "-1",
-        "idempotency_key": context.client_context.custom["idempotency_key"],
-    }
-"""
 
 # The boto chain of the served process: its environment only, never a profile, a config file
 # or instance metadata of the machine running the tests.
