@@ -29,6 +29,14 @@ def test_egress_allow_private_parses_cidrs() -> None:
         ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
+def test_egress_connect_to_parses_host_port_routes() -> None:
+    settings = Settings.from_env({"FIRELINE_EGRESS_CONNECT_TO":
+                                  "API.X.com:443=127.0.0.1:8443, es.internal:9200=[::1]:9201"})
+    assert settings.egress_connect_to == {
+        ("api.x.com", 443): (ipaddress.ip_address("127.0.0.1"), 8443),
+        ("es.internal", 9200): (ipaddress.ip_address("::1"), 9201)}
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
@@ -37,6 +45,10 @@ def test_egress_allow_private_parses_cidrs() -> None:
         ("FIRELINE_EGRESS_ALLOW_PRIVATE", "10.0.0.0/8,banana", "banana"),
         ("FIRELINE_EGRESS_CA_BUNDLE", "/nonexistent/ca.pem", "FIRELINE_EGRESS_CA_BUNDLE"),
         ("FIRELINE_REST_RATE_LIMIT_PER_MINUTE", "-3", "FIRELINE_REST_RATE_LIMIT_PER_MINUTE"),
+        ("FIRELINE_EGRESS_CONNECT_TO", "api.x.com:443=api.y.com:443", "FIRELINE_EGRESS_CONNECT_TO"),
+        ("FIRELINE_EGRESS_CONNECT_TO", "api.x.com=127.0.0.1:8443", "FIRELINE_EGRESS_CONNECT_TO"),
+        ("FIRELINE_EGRESS_CONNECT_TO", "api.x.com:443=127.0.0.1:0", "FIRELINE_EGRESS_CONNECT_TO"),
+        ("FIRELINE_HEALTH_CHECK_INTERVAL_SECONDS", "0", "FIRELINE_HEALTH_CHECK_INTERVAL_SECONDS"),
     ],
 )
 def test_malformed_variable_is_named_in_the_error(variable: str, value: str, message: str) -> None:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 import socket
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from typing import Any
 
 import anyio
@@ -10,6 +11,7 @@ import pytest
 from fireline.core.errors import EgressDenied
 from fireline.egress.client import GuardedClient
 from fireline.egress.policy import EgressPolicy
+from fireline.settings import Settings
 from tests.egress.conftest import LOOPBACK, LocalServer, TlsSetup, fixed_resolver
 
 
@@ -74,3 +76,20 @@ async def test_net3_ip_literal_urls_are_checked_too(http_server: LocalServer) ->
             await client.request("GET", f"http://127.0.0.1:{http_server.port}/",
                                  idempotent=True)
     assert http_server.connections == 0
+
+
+async def test_net3_a_connect_to_route_is_checked_like_a_dns_answer(
+    https_server: LocalServer, tls: TlsSetup
+) -> None:
+    https_server.routes["/ping"] = lambda request: (200, [], b"pong")
+    url = f"https://api.test:{https_server.port}/ping"
+    routed = {("api.test", https_server.port): (ip_address("127.0.0.1"), https_server.port)}
+    settings = Settings.from_env({"FIRELINE_EGRESS_CA_BUNDLE": str(tls.bundle)})
+    settings = dataclasses.replace(settings, egress_connect_to=routed)
+    async with GuardedClient.for_settings(settings, _policy(https_server, "api.test")) as client:
+        assert (await client.request("GET", url, idempotent=True)).text == "pong"
+    strict = EgressPolicy(allowed_hosts=("api.test",), allowed_ports=(https_server.port,))
+    async with GuardedClient.for_settings(settings, strict) as client:
+        with pytest.raises(EgressDenied, match="denied address"):
+            await client.request("GET", url, idempotent=True)
+    assert len(https_server.requests) == 1

@@ -3,7 +3,8 @@
 What it promises:
 - NET-2: the URL is parsed once into an `httpx.URL`, checked against the policy (NET-1), and
   that same object is what the request carries and what is checked again just before sending.
-- NET-3: connections dial only addresses checked at connect time (see `transport`).
+- NET-3: connections dial only addresses checked at connect time (see `resolver`); a URL whose
+  host is an IP literal has that address checked before the request is handed to aiohttp.
 - NET-4: redirects are returned as they are. A caller may ask to follow up to `max_redirects`
   hops; each hop is checked against the policy and, when the origin changes, every header
   but a few harmless ones (`Accept`, `Content-Type`, ...) is dropped — credentials included.
