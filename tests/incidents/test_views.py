@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from tests.conftest import Actor
 from tests.incidents.helpers import (
@@ -379,3 +380,20 @@ async def test_nul_characters_in_input_are_a_400_not_a_500(client: httpx.AsyncCl
     assert response.status_code in {400, 404}, response.text  # PostgreSQL 400, SQLite 404
     listed = await client.get("/api/teams", params={"query": "}\x00"}, headers=admin.headers)
     assert listed.status_code in {200, 400}, listed.text
+
+
+@pytest.mark.parametrize("query", [
+    "/api/incidents?since=0001-01-01T00:00:00%2B01:00",
+    "/api/incidents?until=9999-12-31T23:59:59-01:00",
+    "/api/log_entries?since=0001-01-01T00:00:00%2B14:00",
+])
+async def test_dates_at_the_calendars_ends_are_ranges_not_errors(
+    client: httpx.AsyncClient, make_actor, query: str
+) -> None:
+    admin: Actor = await make_actor("admin")
+    service = await create_service(client, admin)
+    assert (await create_incident(client, admin, service["id"])).status_code == 201
+    answer = await client.get(query, headers=admin.headers)
+    assert answer.status_code == 200, answer.text
+    listed = answer.json()
+    assert len(listed["incidents" if "incidents" in query else "log_entries"]) >= 1

@@ -307,5 +307,12 @@ async def get_log_entry(
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # Within a day of the calendar's ends (year 1 or 9999 with an offset): in UTC it is
+        # before or after every stored time, as the calendar's first or last instant is.
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
