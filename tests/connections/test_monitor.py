@@ -9,7 +9,6 @@ import structlog.testing
 from sqlalchemy import select, update
 
 from fireline.connections import monitor as monitor_module
-from fireline.connections.health import CHECK_INTERVAL
 from fireline.connections.models import Connection, HealthCheck
 from fireline.connections.monitor import Monitor
 from fireline.core.audit import AuditEvent
@@ -48,7 +47,7 @@ async def test_periodic_pass_checks_due_connections_and_records_flips(
         assert rows[ids[1]].health_status == "Healthy"
         # A healthy connection is due again after one interval (jitter 0 at random=0.5).
         next_due = rows[ids[1]].health_next_check_at - rows[ids[1]].health_checked_at
-        assert next_due == CHECK_INTERVAL
+        assert next_due == tools.settings.health_check_interval == timedelta(minutes=5)
         triggers = [c.trigger for c in await session.scalars(
             select(HealthCheck).where(HealthCheck.connection_id == ids[0]))]
         assert sorted(triggers) == ["create", "periodic"]
@@ -65,7 +64,7 @@ async def test_periodic_pass_checks_due_connections_and_records_flips(
         assert failing is not None and failing.health_failures == 2
         # Back-off: a connection failing twice waits twice the interval.
         gap = failing.health_next_check_at - failing.health_checked_at
-        assert gap == CHECK_INTERVAL * 2
+        assert gap == tools.settings.health_check_interval * 2
 
 
 async def test_a_pass_over_many_pages_checks_each_due_connection_exactly_once(

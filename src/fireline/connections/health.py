@@ -31,7 +31,6 @@ from fireline.integrations.base import Integration
 log = get_logger("fireline.connections.health")
 
 VERIFY_TIMEOUT = 30.0
-CHECK_INTERVAL = timedelta(minutes=5)
 MAX_BACKOFF_FACTOR = 12
 
 
@@ -87,7 +86,7 @@ def _crash_message(integration: Integration, exc: Exception) -> str:
 
 
 def transition(
-    connection: Connection, outcome: Outcome, *, interval: timedelta = CHECK_INTERVAL
+    connection: Connection, outcome: Outcome, *, interval: timedelta
 ) -> dict[str, Any]:
     """The connection's new health fields after `outcome`: the next check after `interval`,
     longer for a connection that keeps failing."""

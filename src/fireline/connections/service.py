@@ -641,12 +641,9 @@ async def probe_stored(
 ) -> health.Outcome:
     """Verifies a stored connection with its stored secrets (OAuth tokens refreshed first)."""
     try:
-        if integration.auth == "oauth":
-            values = await oauth_tokens.fresh_secrets(
-                db=db, tools=tools, integration=integration, connection_id=connection.id
-            )
-        else:
-            values = tools.unseal_secrets(connection)
+        values = await oauth_tokens.current_secrets(
+            db=db, tools=tools, integration=integration, connection=connection
+        )
         secrets_model = validate_secrets(integration, values)
     except CredentialError as exc:
         return health.Outcome(False, scrub(str(exc)), 0, utcnow())

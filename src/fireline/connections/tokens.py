@@ -129,6 +129,18 @@ async def fresh_secrets(
         )
 
 
+async def current_secrets(
+    *, db: Database, tools: Tools, integration: Integration, connection: Connection
+) -> dict[str, str]:
+    """The secrets a call through `connection` uses: unsealed, and for an OAuth tool its
+    tokens refreshed first when they are about to expire (checks and workflow steps alike)."""
+    if integration.auth == "oauth":
+        return await fresh_secrets(
+            db=db, tools=tools, integration=integration, connection_id=connection.id
+        )
+    return tools.unseal_secrets(connection)
+
+
 def _stale(values: dict[str, str]) -> bool:
     expires_at = values.get("expires_at")
     return expires_at is not None and float(expires_at) - clock() < REFRESH_MARGIN

@@ -69,7 +69,8 @@ _SCRUB_WINDOW = 4096
 _READ_CHUNK = 64 * 1024
 _LARGE_BODY = 1024 * 1024
 _RETRY_STATUSES = frozenset({429, 503})
-_BODY_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+# Response headers as received (bytes), of which these are dropped: the body is decoded.
+_BODY_FRAMING = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 # aiohttp frames the body and names the host itself, from what it sends.
 _SET_BY_AIOHTTP = frozenset({"host", "content-length", "transfer-encoding"})
 # NET-4: all that survives a redirect to another origin.
@@ -314,10 +315,11 @@ class GuardedClient:
         ) as answer:
             body = await self._read_capped(request, answer)
             # The body is decoded already: framing headers would make httpx decode it again.
+            # Raw bytes as latin-1 (RFC 9110 §5.5), never a lossy text decoding.
             received = [
                 (name.decode("latin-1"), value.decode("latin-1"))
                 for name, value in answer.raw_headers
-                if name.decode("latin-1").lower() not in _BODY_FRAMING
+                if name.lower() not in _BODY_FRAMING
             ]
             extensions = {
                 "http_version": f"HTTP/{answer.version.major}.{answer.version.minor}".encode()

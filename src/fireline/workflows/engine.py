@@ -430,25 +430,21 @@ class Engine:
                 return Outcome("failed", connection_id=connection.id, audit_outcome="denied",
                                error=f"The workflow's last editor may not use connection "
                                      f"{connection.id!r} (ACL-3)")
-            try:
-                config = integration.config.model_validate(connection.configuration)
-                secrets = integration.secrets.model_validate(self.tools.unseal_secrets(connection))
-            except VaultError:
-                return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
-                               error="The connection's stored credentials cannot be read")
-            except ValidationError:
-                return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
-                               error="The connection's stored configuration is not valid")
-        if integration.auth == "oauth":
-            # Tokens are refreshed before they expire for an action as for a check (one refresh
-            # at a time per connection); outside the session: a refresh calls the provider.
-            try:
-                secrets = integration.secrets.model_validate(await oauth_tokens.fresh_secrets(
-                    db=self.db, tools=self.tools, integration=integration,
-                    connection_id=connection.id))
-            except CredentialError as exc:  # WF-8: the provider refused the refresh
-                return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
-                               error=str(exc), unhealthy=True)
+        try:
+            config = integration.config.model_validate(connection.configuration)
+            # Outside the session: an OAuth tool's tokens are refreshed first when about to
+            # expire, which calls the provider.
+            secrets = integration.secrets.model_validate(await oauth_tokens.current_secrets(
+                db=self.db, tools=self.tools, integration=integration, connection=connection))
+        except VaultError:
+            return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
+                           error="The connection's stored credentials cannot be read")
+        except ValidationError:
+            return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
+                           error="The connection's stored configuration is not valid")
+        except CredentialError as exc:  # WF-8: the provider refused the refresh
+            return Outcome("failed", connection_id=connection.id, audit_outcome="failure",
+                           error=str(exc), unhealthy=True)
         try:
             data = action.input.model_validate(inputs)
         except ValidationError as exc:
