@@ -26,9 +26,11 @@ from fireline.core.ratelimit import RateLimiter
 from fireline.egress.resolver import Resolver, resolve
 from fireline.incidents import events_views, intake
 from fireline.incidents import views as incident_views
+from fireline.oauth import views as oauth_views
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring, load_keyring
 from fireline.vault.sealing import Vault
+from fireline.web import oauth as oauth_pages
 from fireline.web import pages
 from fireline.workflows import views as workflow_views
 from fireline.workflows import wakeup
@@ -115,6 +117,8 @@ def create_app(
     app.include_router(incident_views.router)
     app.include_router(connection_views.router)
     app.include_router(workflow_views.router)
+    app.include_router(oauth_views.router)
+    app.include_router(oauth_pages.router)
     app.include_router(pages.router)
     app.include_router(connection_pages.router)
     return app

@@ -7,6 +7,7 @@ message and exits non-zero on bad input without changing anything.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +22,8 @@ from fireline.core import migrate
 from fireline.core.db import Database
 from fireline.core.errors import ApiError, FirelineError
 from fireline.core.logging import configure_logging
+from fireline.oauth import service as oauth
+from fireline.oauth.views import app_body
 from fireline.settings import DEFAULT_PORT, Settings
 from fireline.vault.keyring import load_keyring
 
@@ -31,12 +34,14 @@ teams_app = typer.Typer(no_args_is_help=True, help="Teams")
 api_keys_app = typer.Typer(no_args_is_help=True, help="REST API keys")
 keys_app = typer.Typer(no_args_is_help=True, help="Master keys")
 workflows_app = typer.Typer(no_args_is_help=True, help="Incident workflows as code")
+oauth_apps_app = typer.Typer(no_args_is_help=True, help="Third-party apps (OAuth 2.0 clients)")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(teams_app, name="teams")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(keys_app, name="keys")
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(oauth_apps_app, name="oauth-apps")
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -136,6 +141,30 @@ def api_keys_create(
         return secret
 
     typer.echo(_in_transaction(_settings(), work))
+
+
+@oauth_apps_app.command("create")
+def oauth_apps_create(
+    name: Annotated[str, typer.Option(help="The app's name, shown on the consent page")],
+    redirect_uri: Annotated[list[str], typer.Option(
+        help="Where the app receives codes (repeatable); https, or http to a loopback address")],
+    public: Annotated[bool, typer.Option(
+        "--public", help="A native or browser app that cannot keep a secret (PKCE only)")] = False,
+    scope: Annotated[list[str] | None, typer.Option(
+        help="A scope the app may ask for (repeatable; default: read and write)")] = None,
+    email: Annotated[str | None, typer.Option(
+        help="The admin registering it (default: the account owner)")] = None,
+) -> None:
+    """Register an app and print JSON with its client_id (and client_secret, shown once)."""
+
+    async def work(session: AsyncSession) -> dict[str, object]:
+        actor = (await accounts.get_user_by_email(session=session, email=email) if email
+                 else await accounts.account_owner(session=session))
+        app_, secret = await oauth.create_app(session=session, actor=actor, data=oauth.NewApp(
+            name=name, redirect_uris=redirect_uri, public=public, scopes=scope or None))
+        return app_body(app_, client_secret=secret)
+
+    typer.echo(json.dumps(_in_transaction(_settings(), work), indent=2))
 
 
 @keys_app.command("rotate")

@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "fireline.core.ratelimit",
     "fireline.connections.models",
     "fireline.incidents.models",
+    "fireline.oauth.models",
     "fireline.workflows.models",
 )
 

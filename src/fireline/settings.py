@@ -44,6 +44,8 @@ class Settings:
     workflow_connection_concurrency: int = 4
     # How often each connection is checked again (longer while it keeps failing).
     health_check_interval: timedelta = timedelta(minutes=5)
+    # Short, unlike PagerDuty's 30 days: a leaked access token dies soon; apps refresh.
+    oauth_access_token_lifetime: timedelta = timedelta(hours=1)
     # `host:port=address:port` routes that replace DNS for those hosts (curl's --connect-to):
     # split-horizon set-ups, a private endpoint, tests against local fakes. The address is
     # still checked like any DNS answer (NET-3) and TLS still verifies the host name.
@@ -78,6 +80,8 @@ class Settings:
                 env, "FIRELINE_WORKFLOW_CONNECTION_CONCURRENCY", 4),
             health_check_interval=timedelta(seconds=_positive_int(
                 env, "FIRELINE_HEALTH_CHECK_INTERVAL_SECONDS", 300)),
+            oauth_access_token_lifetime=timedelta(seconds=_positive_int(
+                env, "FIRELINE_OAUTH_ACCESS_TOKEN_SECONDS", 3600)),
             egress_connect_to=_connect_to(env.get("FIRELINE_EGRESS_CONNECT_TO", "")),
             provider_urls={
                 key: value

@@ -20,6 +20,8 @@ from fireline.accounts import service
 from fireline.accounts.models import User
 from fireline.accounts.roles import BaseRole
 from fireline.core.errors import AccessDeniedError, AuthenticationError
+from fireline.oauth import scopes
+from fireline.oauth import service as oauth
 
 SESSION_COOKIE = "fireline_session"
 CSRF_HEADER = "x-csrf-token"
@@ -32,6 +34,8 @@ class Principal:
     read_only: bool
     via: Literal["api_key", "session", "oauth"]
     credential_id: str
+    # An OAuth token's scopes; None for API keys and sessions, which carry no scope.
+    scopes: frozenset[str] | None = None
 
     @property
     def role(self) -> BaseRole:
@@ -83,8 +87,23 @@ async def current_principal(request: Request, session: Session) -> Principal:
         limiter.check(principal.credential_id)
     if principal.read_only and request.method not in _SAFE_METHODS:
         raise AccessDeniedError("This API key is read-only")
+    if principal.scopes is not None:
+        _check_scope(request, principal.scopes)
     request.state.principal = principal
     return principal
+
+
+def _check_scope(request: Request, granted: frozenset[str]) -> None:
+    """OA-10: one table (`oauth.scopes.ROUTE_SCOPES`) says what each route needs of a token;
+    the route's own role checks still apply after this one."""
+    route = getattr(request.scope.get("route"), "path", "")
+    required = scopes.required_scope(request.method, route)
+    if required is None:
+        raise AccessDeniedError("OAuth tokens cannot call this endpoint",
+                                errors=["Use an API key or sign in"])
+    if required and not scopes.covers(granted, required):
+        raise AccessDeniedError(f"This token's scopes do not include {required}",
+                                errors=[f"Missing scope: {required}"])
 
 
 async def _authenticate(request: Request, session: AsyncSession) -> Principal:
@@ -99,11 +118,11 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
             if found is None:
                 raise AuthenticationError()
             return Principal(found.user, found.read_only, "api_key", found.credential_id)
-        authenticate_bearer = getattr(request.app.state, "authenticate_bearer", None)
-        if authenticate_bearer is None:
+        bearer = await oauth.authenticate_bearer(session=session, token=secret)
+        if bearer is None:
             raise AuthenticationError()
-        principal: Principal = await authenticate_bearer(session=session, token=secret)
-        return principal
+        oauth.note_use(request.app.state.database, bearer)
+        return Principal(bearer.user, False, "oauth", bearer.grant_id, bearer.scopes)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         found = await service.authenticate_session(session=session, secret=cookie)

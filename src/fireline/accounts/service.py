@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,11 +19,23 @@ from fireline.accounts.models import ApiKey, LoginSession, Team, TeamMembership,
 from fireline.accounts.passwords import MIN_LENGTH, hash_password, verify_password
 from fireline.accounts.roles import BaseRole, TeamRole
 from fireline.accounts.tokens import digest, new_secret
+from fireline.core import audit
 from fireline.core.clock import utcnow
-from fireline.core.errors import ConflictError, InvalidInputError, NotFoundError
+from fireline.core.errors import (
+    AccessDeniedError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 SESSION_LIFETIME = timedelta(hours=12)
 _E = TypeVar("_E", BaseRole, TeamRole)
+
+
+class Actor(Protocol):
+    @property
+    def user(self) -> User: ...
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
 
 
@@ -84,6 +96,14 @@ async def get_user_by_email(*, session: AsyncSession, email: str) -> User:
     if user is None:
         raise NotFoundError(f"No user with email {email!r}")
     return user
+
+
+async def account_owner(*, session: AsyncSession) -> User:
+    owner = await session.scalar(
+        select(User).where(User.role == BaseRole.OWNER).order_by(User.created_at))
+    if owner is None:
+        raise NotFoundError("No account owner yet: start `fireline serve` once")
+    return owner
 
 
 async def create_team(*, session: AsyncSession, name: str, description: str | None = None) -> Team:
@@ -195,6 +215,25 @@ async def logout(*, session: AsyncSession, secret: str) -> None:
     )
     if found is not None:
         await session.delete(found)
+
+
+async def delete_user(*, session: AsyncSession, actor: Actor, user_id: str,
+                      request_id: str | None = None) -> None:
+    """Only admins and the owner delete users; nobody deletes the owner or themselves. What the
+    user held — API keys, sessions, OAuth grants and their tokens — goes with the row (ON
+    DELETE CASCADE, in the same transaction); what they did stays, unattributed."""
+    if actor.user.role not in {BaseRole.OWNER, BaseRole.ADMIN}:
+        raise AccessDeniedError("Only admins and the account owner remove users")
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError()
+    if user.role == BaseRole.OWNER or user.id == actor.user.id:
+        raise InvalidInputError("The account owner and your own user cannot be removed")
+    await session.delete(user)
+    audit.record(session, actor_id=actor.user.id, actor=actor.user.email, action="user.deleted",
+                 target_type="user", target_id=user_id, request_id=request_id,
+                 details={"role": user.role})
+    await session.flush()
 
 
 async def bootstrap_owner(*, session: AsyncSession) -> tuple[User, str, str] | None:

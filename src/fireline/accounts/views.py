@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, or_, select
 
+from fireline.accounts import service
 from fireline.accounts.models import Team, TeamMembership, User
 from fireline.accounts.permissions import CurrentPrincipal, Session
 from fireline.accounts.roles import PAGERDUTY_ROLE_NAMES, BaseRole
@@ -73,6 +74,18 @@ async def get_user(
     if user is None:
         raise NotFoundError()
     return {"user": await user_body(session, request.app.state.settings.base_url, user)}
+
+
+@router.delete("/users/{user_id}", status_code=204)
+async def delete_user(
+    user_id: str, request: Request, principal: CurrentPrincipal, session: Session
+) -> Response:
+    """PagerDuty's `DELETE /users/{id}`: admins remove a user; their API keys, sessions and
+    every OAuth token they authorized end with them."""
+    await service.delete_user(session=session, actor=principal, user_id=user_id,
+                              request_id=getattr(request.state, "request_id", None))
+    await session.commit()
+    return Response(status_code=204)
 
 
 def team_body(base_url: str, team: Team) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The audit log (AUD-1, AUD-2): who did what to which target, when, with what outcome.
 
-`record` adds the event to the caller's session so it commits — or rolls back — with the
+`record` adds the event to the caller's session (async, or the synchronous one Authlib's
+OAuth grants run on) so it commits — or rolls back — with the
 change it describes. `details` must never hold a secret: callers pass field names, not values.
 """
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fireline.core.clock import utcnow
 from fireline.core.db import Base, UTCDateTime
@@ -36,7 +37,7 @@ class AuditEvent(Base):
 
 
 def record(
-    session: AsyncSession,
+    session: AsyncSession | Session,
     *,
     actor_id: str | None,
     actor: str,

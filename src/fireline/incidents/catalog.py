@@ -20,6 +20,7 @@ from fireline.core.errors import ConflictError, InvalidInputError, NotFoundError
 from fireline.core.pagination import Page, PageParams, paginate
 from fireline.incidents.models import Priority, Service, ServiceIntegration, ServiceOnCall
 from fireline.incidents.schemas import IntegrationFields, ServiceFields
+from fireline.oauth.models import OAuthApp
 
 STANDARD_PRIORITIES = (
     ("PPRIORITY0000P1", "P1", "Critical", "a8171c", 1),
@@ -111,8 +112,17 @@ async def create_integration(
     *, session: AsyncSession, service_id: str, data: IntegrationFields
 ) -> ServiceIntegration:
     service = await get_service(session=session, service_id=service_id)
-    integration = ServiceIntegration(
-        service=service, type=data.type, name=data.name, routing_key=new_routing_key())
+    if data.type == "app_integration" or data.vendor is not None:
+        app = await session.get(OAuthApp, data.vendor.id) if data.vendor else None
+        if app is None:
+            raise InvalidInputError("An app integration names an OAuth app as its vendor",
+                                    errors=["integration.vendor.id: no such OAuth app"])
+        name = data.name if "name" in data.model_fields_set else app.name
+        integration = ServiceIntegration(service=service, type="app_integration", name=name,
+                                         vendor_app=app)
+    else:
+        integration = ServiceIntegration(
+            service=service, type=data.type, name=data.name, routing_key=new_routing_key())
     session.add(integration)
     await session.flush()
     return integration

@@ -29,6 +29,7 @@ from fireline.accounts.models import Team, User
 from fireline.core.clock import utcnow
 from fireline.core.db import Base, UTCDateTime
 from fireline.core.ids import new_id
+from fireline.oauth.models import OAuthApp
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias, so autoincrementing) on SQLite.
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -83,10 +84,15 @@ class ServiceIntegration(Base):
     name: Mapped[str] = mapped_column(String(255))
     # PagerDuty shows the integration key to anyone who can see the service: it routes
     # events, it does not grant API access, so it is stored as is.
-    routing_key: Mapped[str] = mapped_column(String(32), unique=True)
+    # None for an app added to the service (its vendor): the app acts through OAuth, so no
+    # key is generated (as PagerDuty does for VectorShift).
+    routing_key: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
+    vendor_app_id: Mapped[str | None] = mapped_column(
+        ForeignKey("oauth_apps.id", ondelete="CASCADE"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     service: Mapped[Service] = relationship(lazy="joined")
+    vendor_app: Mapped[OAuthApp | None] = relationship(lazy="joined")
 
 
 class Priority(Base):

@@ -40,7 +40,8 @@ class ServiceCreate(Closed):
 
 
 class IntegrationFields(Closed):
-    type: Literal["events_api_v2_inbound_integration"]
+    # `app_integration`: an OAuth app (named by `vendor`) added to the service, with no key.
+    type: Literal["events_api_v2_inbound_integration", "app_integration"]
     name: str = Field(default="Events API V2", min_length=1, max_length=255)
     summary: str | None = None
     vendor: Reference | None = None

@@ -134,7 +134,8 @@ def integration_body(base: str, integration: ServiceIntegration) -> dict[str, An
         "service": service_ref(base, integration.service),
         "created_at": isoformat(integration.created_at),
         "integration_key": integration.routing_key,
-        "vendor": None,
+        "vendor": {"id": integration.vendor_app.id, "type": "vendor_reference",
+                   "summary": integration.vendor_app.name} if integration.vendor_app else None,
     }
 
 

@@ -44,23 +44,37 @@ def _check_origin(request: Request) -> None:
             raise AccessDeniedError("Cross-origin form submission refused")
 
 
+def local_path(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only, never another site (`//host`
+    and `/\\host` are other sites to a browser)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+async def signed_in(request: Request, session: Session) -> service.Authenticated | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return await service.authenticate_session(session=session, secret=cookie) if cookie else None
+
+
 @router.get("/login")
-async def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html", user=None)
+async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", user=None, next=local_path(next))
 
 
 @router.post("/login")
 async def login_submit(
-    request: Request, session: Session, email: str = Form(""), password: str = Form("")
+    request: Request, session: Session, email: str = Form(""), password: str = Form(""),
+    next: str = Form("/"),
 ) -> Response:
     _check_origin(request)
     result = await service.login(session=session, email=email, password=password)
     if result is None:
         return render(request, "login.html", status_code=401, user=None, email=email,
-                       error="Email or password is incorrect.")
+                      next=local_path(next), error="Email or password is incorrect.")
     await session.commit()
     _, secret = result
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(local_path(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, secret, httponly=True, samesite="lax", path="/",
         secure=request.url.scheme == "https", max_age=int(service.SESSION_LIFETIME.total_seconds()),
@@ -83,8 +97,8 @@ async def logout(request: Request, session: Session, csrf_token: str = Form(""))
 
 @router.get("/")
 async def home(request: Request, session: Session) -> Response:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    found = await service.authenticate_session(session=session, secret=cookie) if cookie else None
+    found = await signed_in(request, session)
     if found is None:
         return RedirectResponse("/login", status_code=303)
-    return render(request, "home.html", user=found.user, csrf_token=csrf_token_for(cookie or ""))
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    return render(request, "home.html", user=found.user, csrf_token=csrf_token_for(cookie))
