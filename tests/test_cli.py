@@ -165,3 +165,27 @@ def _check_first_start(process: subprocess.Popen[str], port: int, tmp_path: Path
     except BaseException:
         process.kill()
         raise
+
+
+def test_cli_oauth_apps_create_prints_the_client_once(cli_env: dict[str, str]) -> None:
+    import json
+
+    no_owner = _run(cli_env, "oauth-apps", "create", "--name", "VectorShift",
+                    "--redirect-uri", "https://app.example.com/cb")
+    assert no_owner.returncode == 2 and "No account owner" in no_owner.stderr
+    assert _run(cli_env, "users", "create", "--email", "owner@example.com", "--name", "Owner",
+                "--role", "owner").returncode == 0
+    made = _run(cli_env, "oauth-apps", "create", "--name", "VectorShift",
+                "--redirect-uri", "https://app.example.com/cb",
+                "--redirect-uri", "https://app.example.com/cb2", "--scope", "write")
+    assert made.returncode == 0, made.stderr
+    app = json.loads(made.stdout)
+    assert app["client_id"] and app["client_secret"]
+    assert app["redirect_uris"] == ["https://app.example.com/cb", "https://app.example.com/cb2"]
+    assert app["scopes"] == ["write"]
+    public = json.loads(_run(cli_env, "oauth-apps", "create", "--name", "CLI tool", "--public",
+                             "--redirect-uri", "http://127.0.0.1/callback").stdout)
+    assert public["public"] is True and "client_secret" not in public
+    refused = _run(cli_env, "oauth-apps", "create", "--name", "Bad",
+                   "--redirect-uri", "http://app.example.com/cb")
+    assert refused.returncode == 2 and "loopback" in refused.stderr
