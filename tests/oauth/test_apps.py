@@ -102,6 +102,7 @@ async def test_people_see_the_apps_they_authorized_and_revoke_one(
     after = await client.get("/api/users/me", headers=bearer(token["access_token"]))
     assert after.status_code == 401
     assert after.json()["error"]["code"] == 2006
+    assert 'error="invalid_token"' in after.headers["www-authenticate"]
     refreshed = await client.post("/oauth/token", data={
         "grant_type": "refresh_token", "refresh_token": token["refresh_token"],
         "client_id": app.client_id, "client_secret": app.client_secret})

@@ -120,7 +120,9 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
             return Principal(found.user, found.read_only, "api_key", found.credential_id)
         bearer = await oauth.authenticate_bearer(session=session, token=secret)
         if bearer is None:
-            raise AuthenticationError()
+            # RFC 6750 §3.1: tells the app to refresh, or to send its user to authorize again.
+            raise AuthenticationError(headers={
+                "www-authenticate": 'Bearer realm="fireline", error="invalid_token"'})
         oauth.note_use(request.app.state.database, bearer)
         return Principal(bearer.user, False, "oauth", bearer.grant_id, bearer.scopes)
     cookie = request.cookies.get(SESSION_COOKIE)

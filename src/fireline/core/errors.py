@@ -39,9 +39,11 @@ class ApiError(FirelineError):
     code = 2000
     default_message = "Internal Server Error"
 
-    def __init__(self, message: str | None = None, *, errors: Sequence[str] = ()) -> None:
+    def __init__(self, message: str | None = None, *, errors: Sequence[str] = (),
+                 headers: Mapping[str, str] | None = None) -> None:
         self.message = message or self.default_message
         self.errors = list(errors)
+        self.headers = dict(headers or {})
         super().__init__(self.message)
 
     def body(self) -> dict[str, object]:
@@ -94,13 +96,6 @@ class RateLimitedError(ApiError):
     status_code = 429
     code = 2020
     default_message = "Rate Limit Exceeded"
-
-    def __init__(
-        self, message: str | None = None, *, errors: Sequence[str] = (),
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message, errors=errors)
-        self.headers = dict(headers or {})
 
 
 class IntegrationError(FirelineError):
