@@ -1,6 +1,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
+PORT ?= 8080
 
 .PHONY: run test lint bench system-deps clean
 
@@ -12,7 +13,7 @@ $(BIN)/fireline: pyproject.toml
 
 run: $(BIN)/fireline
 	$(BIN)/fireline db upgrade
-	$(BIN)/fireline serve
+	$(BIN)/fireline serve --port $(PORT)
 
 system-deps:
 	./scripts/install-system-deps

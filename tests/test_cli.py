@@ -140,6 +140,30 @@ def test_serve_first_start_prints_a_working_admin_key(tmp_path: Path) -> None:
     assert key not in stderr
 
 
+def test_serve_on_a_taken_port_says_so_and_keeps_the_first_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
+    env["FIRELINE_HOME"] = str(tmp_path / "home")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = subprocess.run([sys.executable, "-m", "fireline", "serve", "--port", str(port)],
+                                 env=env, capture_output=True, text=True, timeout=60,
+                                 check=False)
+    assert refused.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in refused.stderr
+    assert f"make run PORT={port + 1}" in refused.stderr
+    assert "password" not in refused.stdout + refused.stderr
+    # Nothing was bootstrapped: the next start still shows the one-time sign-in.
+    port = _free_port()
+    with subprocess.Popen([sys.executable, "-m", "fireline", "serve", "--port", str(port)],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        _check_first_start(process, port, tmp_path)
+        process.terminate()
+        process.communicate(timeout=30)
+
+
 def _check_first_start(process: subprocess.Popen[str], port: int, tmp_path: Path) -> str:
     try:
         assert process.stdout is not None
@@ -159,6 +183,8 @@ def _check_first_start(process: subprocess.Popen[str], port: int, tmp_path: Path
                 time.sleep(0.1)
         me = httpx.get(f"{base}/api/users/me", headers={"Authorization": f"Token token={key}"})
         assert me.status_code == 200 and me.json()["user"]["role"] == "owner"
+        # Without FIRELINE_BASE_URL, links name the address actually served.
+        assert me.json()["user"]["self"].startswith(f"{base}/api/users/")
         key_file = tmp_path / "home" / "master.key"
         assert key_file.stat().st_mode & 0o777 == 0o600
         return key
@@ -189,3 +215,21 @@ def test_cli_oauth_apps_create_prints_the_client_once(cli_env: dict[str, str]) -
     refused = _run(cli_env, "oauth-apps", "create", "--name", "Bad",
                    "--redirect-uri", "http://app.example.com/cb")
     assert refused.returncode == 2 and "loopback" in refused.stderr
+
+
+def test_cli_reset_password_gives_a_new_sign_in(cli_env: dict[str, str]) -> None:
+    assert _run(cli_env, "users", "create", "--email", "ana@example.com", "--name", "Ana",
+                "--role", "owner", "--password-stdin", stdin="the first password\n"
+                ).returncode == 0
+    reset = _run(cli_env, "users", "reset-password", "--email", "ana@example.com")
+    assert reset.returncode == 0, reset.stderr
+    printed = reset.stdout.strip()
+    assert len(printed) >= 12
+    chosen = _run(cli_env, "users", "reset-password", "--email", "ana@example.com",
+                  "--password-stdin", stdin="a chosen long password\n")
+    assert chosen.returncode == 0 and chosen.stdout == ""
+    short = _run(cli_env, "users", "reset-password", "--email", "ana@example.com",
+                 "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "at least" in short.stderr
+    missing = _run(cli_env, "users", "reset-password", "--email", "nobody@example.com")
+    assert missing.returncode == 2 and "No user" in missing.stderr

@@ -7,7 +7,11 @@ message and exits non-zero on bad input without changing anything.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import errno
 import json
+import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -107,6 +111,23 @@ def users_create(
     user = _in_transaction(settings, lambda session: accounts.create_user(
         session=session, email=email, name=name, role=role, password=password))
     typer.echo(user.id)
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Give a user a new password (printed, unless read from standard input); this signs
+    them out everywhere."""
+    settings = _settings()
+    chosen = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    password = _in_transaction(settings, lambda session: accounts.reset_password(
+        session=session, email=email, password=chosen))
+    if chosen is None:
+        typer.echo(password)
+    else:
+        err.print(f"the password of {email} is changed")
 
 
 @teams_app.command("create")
@@ -258,11 +279,16 @@ def serve(
         keyring = load_keyring(settings, create=settings.is_sqlite)
     except FirelineError as exc:
         _fail(str(exc))
+    # Bound before anything is printed: the one-time owner sign-in is shown only by a server
+    # that is really listening.
+    listening = _bind(host, port)
+    scheme = "https" if tls_cert else "http"
+    if "FIRELINE_BASE_URL" not in os.environ:  # links follow the address actually served
+        settings = dataclasses.replace(settings, base_url=_served_url(scheme, host, port))
     if settings.is_sqlite:
         migrate.upgrade(settings.database_url)
     created = _in_transaction(settings, lambda s: accounts.bootstrap_owner(session=s))
-    scheme = "https" if tls_cert else "http"
-    typer.echo(f"Fireline is running on {scheme}://{host}:{port}")
+    typer.echo(f"Fireline is running on {settings.base_url}")
     if created is not None:
         owner, password, key = created
         typer.echo(f"First start: sign in as {owner.email} with password {password}")
@@ -273,10 +299,35 @@ def serve(
     if runtime is not None:
         runtime.attach(application)
     uvicorn.run(
-        application, host=host, port=port, log_config=None, access_log=False,
+        application, fd=listening.fileno(), log_config=None, access_log=False,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
     )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is already in use; stop what uses it, or choose "
+                  f"another port: make run PORT={port + 1} (fireline serve --port {port + 1})")
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    listening.listen(2048)
+    listening.set_inheritable(True)
+    return listening
+
+
+def _served_url(scheme: str, host: str, port: int) -> str:
+    # Listening on every interface: links name the loopback address, which always works here.
+    shown = "127.0.0.1" if host in {"0.0.0.0", ""} else "[::1]" if host == "::" else host  # noqa: S104
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"{scheme}://{shown}:{port}"
 
 
 @app.command()

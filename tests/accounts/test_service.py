@@ -111,3 +111,24 @@ async def test_bootstrap_owner_runs_once(db: Database) -> None:
         assert await service.bootstrap_owner(session=session) is None
         assert await service.login(session=session, email=owner.email, password=password)
         assert await service.authenticate_api_key(session=session, secret=key)
+
+
+async def test_reset_password_signs_in_with_the_new_one_only_and_ends_sessions(
+    db: Database,
+) -> None:
+    async with db.transaction() as session:
+        await service.create_user(session=session, email="ana@example.com", name="Ana",
+                                  role="responder", password="the first password")
+    async with db.transaction() as session:
+        signed = await service.login(session=session, email="ana@example.com",
+                                     password="the first password")
+        assert signed is not None
+        _, cookie = signed
+    async with db.transaction() as session:
+        new = await service.reset_password(session=session, email="ana@example.com")
+    async with db.transaction() as session:
+        assert await service.authenticate_session(session=session, secret=cookie) is None
+        assert await service.login(session=session, email="ana@example.com",
+                                   password="the first password") is None
+        assert await service.login(session=session, email="ana@example.com",
+                                   password=new) is not None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,6 +96,22 @@ async def get_user_by_email(*, session: AsyncSession, email: str) -> User:
     if user is None:
         raise NotFoundError(f"No user with email {email!r}")
     return user
+
+
+async def reset_password(*, session: AsyncSession, email: str, password: str | None = None
+                         ) -> str:
+    """Sets a new password (a random one unless given) and ends the user's browser sessions;
+    returns the password."""
+    user = await get_user_by_email(session=session, email=email)
+    password = password if password is not None else new_secret()[:20]
+    if len(password) < MIN_LENGTH:
+        raise InvalidInputError(f"Password must be at least {MIN_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    await session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    audit.record(session, actor_id=None, actor="cli", action="user.password_reset",
+                 target_type="user", target_id=user.id)
+    await session.flush()
+    return password
 
 
 async def account_owner(*, session: AsyncSession) -> User:
