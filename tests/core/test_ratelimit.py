@@ -31,7 +31,7 @@ def test_fixed_window_limits_per_key_and_resets() -> None:
     with pytest.raises(RateLimitedError) as raised:
         limiter.check("a")
     assert raised.value.headers == {"ratelimit-limit": "2", "ratelimit-remaining": "0",
-                                    "ratelimit-reset": "60"}
+                                    "ratelimit-reset": "60", "retry-after": "60"}
     assert limiter.hit("b").allowed
     clock.now += 30
     assert limiter.hit("a").reset == 30  # seconds to the end of the window

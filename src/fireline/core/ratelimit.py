@@ -56,8 +56,11 @@ class Decision:
     reset: int
 
     def headers(self) -> dict[str, str]:
-        return {"ratelimit-limit": str(self.limit), "ratelimit-remaining": str(self.remaining),
-                "ratelimit-reset": str(self.reset)}
+        headers = {"ratelimit-limit": str(self.limit), "ratelimit-remaining": str(self.remaining),
+                   "ratelimit-reset": str(self.reset)}
+        if not self.allowed:  # RFC 9110 §10.2.3: when to "wait briefly and retry"
+            headers["retry-after"] = str(self.reset)
+        return headers
 
 
 @dataclass
