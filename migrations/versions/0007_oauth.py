@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.Column("issued_at", UTCDateTime(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
         sa.Column("refreshed_at", UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", UTCDateTime(), nullable=True),
+        sa.Column("access_revoked_at", UTCDateTime(), nullable=True),
         sa.UniqueConstraint("access_hash", name="uq_oauth_tokens_access_hash"),
         sa.UniqueConstraint("refresh_hash", name="uq_oauth_tokens_refresh_hash"),
     )

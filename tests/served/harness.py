@@ -4,7 +4,8 @@
 `fireline serve --port P` (uvicorn on uvloop, workers and scheduler in the same process, as
 `make run` does) and reads the owner's sign-in and the admin API key it prints on first start.
 With a PostgreSQL URL and `workers=False` it runs `fireline serve --no-workers` beside a
-separate `fireline worker` process (scale-out).
+separate `fireline worker` process (scale-out). With `tls=CA` it serves HTTPS (`--tls-cert`,
+`--tls-key`) with a certificate for 127.0.0.1 issued by that CA, which `verify` trusts.
 
 The tools are the local fakes of `tests/integrations/fakes`, reached by their real host names:
 `FIRELINE_EGRESS_CONNECT_TO` sends each (host, port) to the fake's loopback port, whose
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import trustme
 
 from fireline.accounts.permissions import SESSION_COOKIE, csrf_token_for
 
@@ -69,19 +72,22 @@ class Served:
     owner_email: str
     owner_password: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # What clients pass as `verify`: the CA's trust for an HTTPS instance.
+    verify: ssl.SSLContext | bool = True
     http: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.http = httpx.Client(base_url=self.base_url, timeout=60, headers={
+        self.http = httpx.Client(base_url=self.base_url, timeout=60, verify=self.verify, headers={
             "Authorization": f"Token token={self.api_key}", "Accept": PD_ACCEPT,
             "From": self.owner_email})
 
     @classmethod
     @contextmanager
-    def start(cls, env: Mapping[str, str], *, workers: bool = True) -> Iterator[Served]:
+    def start(cls, env: Mapping[str, str], *, workers: bool = True,
+              tls: trustme.CA | None = None) -> Iterator[Served]:
         home = Path(tempfile.mkdtemp(prefix="fireline-served-"))
         port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
+        base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         full_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")},
             "FIRELINE_HOME": str(home), "FIRELINE_BASE_URL": base_url, **env,
@@ -90,17 +96,28 @@ class Served:
                        capture_output=True, timeout=120)
         log = home / "serve.log"
         command = [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        verify: ssl.SSLContext | bool = True
+        if tls is not None:
+            cert = tls.issue_cert("127.0.0.1")
+            cert.cert_chain_pems[0].write_to_path(str(home / "server.pem"))
+            cert.private_key_pem.write_to_path(str(home / "server.key"))
+            command += ["--tls-cert", str(home / "server.pem"),
+                        "--tls-key", str(home / "server.key")]
+            verify = ssl.create_default_context()
+            tls.configure_trust(verify)
         processes = [_spawn([*command, *([] if workers else ["--no-workers"])], full_env, log)]
         if not workers:
             processes.append(_spawn([str(BIN), "worker"], full_env, home / "worker.log"))
         try:
             printed = wait_until("fireline serve to answer /healthz",
-                                 lambda: _ready(base_url, log), timeout=START_TIMEOUT)
+                                 lambda: _ready(base_url, log, verify),
+                                 timeout=START_TIMEOUT)
             owner = re.search(r"sign in as (\S+) with password (\S+)", printed)
             key = re.search(r"Admin API key: (\S+)", printed)
             assert owner and key, printed
             served = cls(base_url=base_url, home=home, env=full_env, api_key=key[1],
-                         owner_email=owner[1], owner_password=owner[2], processes=processes)
+                         owner_email=owner[1], owner_password=owner[2], processes=processes,
+                         verify=verify)
             try:
                 yield served
             finally:
@@ -178,7 +195,8 @@ class Served:
 
     def browser(self) -> httpx.Client:
         """The owner signed in to the web app: session cookie, and the CSRF header pages send."""
-        browser = httpx.Client(base_url=self.base_url, timeout=60, follow_redirects=False)
+        browser = httpx.Client(base_url=self.base_url, timeout=60, follow_redirects=False,
+                               verify=self.verify)
         signed_in = browser.post("/login", data={"email": self.owner_email,
                                                  "password": self.owner_password},
                                  headers={"Origin": self.base_url})
@@ -192,9 +210,9 @@ def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _ready(base_url: str, log: Path) -> str | None:
+def _ready(base_url: str, log: Path, verify: ssl.SSLContext | bool = True) -> str | None:
     try:
-        httpx.get(f"{base_url}/healthz", timeout=1).raise_for_status()
+        httpx.get(f"{base_url}/healthz", timeout=1, verify=verify).raise_for_status()
     except httpx.HTTPError:
         if "Traceback" in log.read_text(errors="replace"):
             raise AssertionError(f"fireline serve failed to start:\n{log.read_text()}") from None

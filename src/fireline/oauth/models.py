@@ -87,7 +87,8 @@ class OAuthToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when the refresh token is used: using it again is a replay (OA-6).
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The access token alone revoked (RFC 7009); revoking the grant ends both tokens.
+    access_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     def __repr__(self) -> str:  # never the hashes, even in a debugger or a log line
         return f"OAuthToken(id={self.id!r}, grant_id={self.grant_id!r})"

@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
+    InvalidGrantError,
     InvalidRequestError,
     OAuth2Payload,
     OAuth2Request,
@@ -103,7 +105,7 @@ class _Payload(OAuth2Payload):  # type: ignore[misc]
 class HttpRequest(OAuth2Request):  # type: ignore[misc]
     """An already-read HTTP request: `args` from the query, `form` from the body."""
 
-    def __init__(self, method: str, uri: str, headers: dict[str, str],
+    def __init__(self, method: str, uri: str, headers: Mapping[str, str],
                  args: list[tuple[str, str]], form: list[tuple[str, str]]) -> None:
         super().__init__(method, uri, headers=headers)
         self._args = dict(args)
@@ -234,7 +236,9 @@ class Token:
         return self.row.expires_at <= utcnow()
 
     def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None or self.grant.revoked_at is not None
+        if self.via_refresh:
+            return self.grant.revoked_at is not None
+        return self.row.access_revoked_at is not None or self.grant.revoked_at is not None
 
 
 class Server(AuthorizationServer):  # type: ignore[misc]
@@ -412,19 +416,30 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None  # another app's token: not ours to judge, nor to spend
         if grant.revoked_at is not None:
             return None
+        if row.refreshed_at is not None:
+            self._replayed(grant)
+            return None
+        return Token(row, grant, via_refresh=True)
+
+    def validate_token_request(self) -> None:
+        """Spends the refresh token only once the request is valid (scope included): a refused
+        request leaves it usable, so the app's corrected retry is no replay."""
+        super().validate_token_request()
+        token: Token = self.request.refresh_token
         # One statement spends the token: of two concurrent refreshes only one wins.
-        spent = db.execute(
+        spent = self.server.db.execute(
             update(OAuthToken)
-            .where(OAuthToken.id == row.id, OAuthToken.refreshed_at.is_(None),
-                   OAuthToken.revoked_at.is_(None))
+            .where(OAuthToken.id == token.row.id, OAuthToken.refreshed_at.is_(None))
             .values(refreshed_at=self.server.now)
         )
         if spent.rowcount != 1:  # type: ignore[attr-defined]
-            # RFC 9700 §4.14.2: a used refresh token presented again means it leaked —
-            # revoke every token of the family, the legitimate client's included.
-            self.server.revoke_grant(grant.id, "refresh_token_replayed")
-            return None
-        return Token(row, grant, via_refresh=True)
+            self._replayed(token.grant)
+            raise InvalidGrantError("The refresh token was already used")
+
+    def _replayed(self, grant: OAuthGrant) -> None:
+        # RFC 9700 §4.14.2: a used refresh token presented again means it leaked — revoke
+        # every token of the family, the legitimate client's included.
+        self.server.revoke_grant(grant.id, "refresh_token_replayed")
 
     def authenticate_user(self, refresh_token: Token) -> User | None:
         return self.server.db.get(User, refresh_token.grant.user_id)
@@ -460,5 +475,6 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
     def revoke_token(self, token: Token, request: OAuth2Request) -> None:
         if token.via_refresh:
             self.server.revoke_grant(token.grant.id, "revoked_by_app")
-        elif token.row.revoked_at is None:
-            token.row.revoked_at = self.server.now
+        elif token.row.access_revoked_at is None:
+            # The access token only: its refresh token still refreshes (§2.1 "MAY" not more).
+            token.row.access_revoked_at = self.server.now

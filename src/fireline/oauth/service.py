@@ -213,7 +213,7 @@ _BEARER_LOOKUP = (
     .join(OAuthApp, OAuthApp.id == OAuthGrant.app_id)
     .join(User, User.id == OAuthGrant.user_id)
     .where(OAuthToken.access_hash == bindparam("access_hash"),
-           OAuthToken.revoked_at.is_(None), OAuthToken.expires_at > bindparam("now"),
+           OAuthToken.access_revoked_at.is_(None), OAuthToken.expires_at > bindparam("now"),
            OAuthGrant.revoked_at.is_(None), OAuthApp.disabled_at.is_(None))
 )
 

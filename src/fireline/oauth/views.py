@@ -76,7 +76,7 @@ async def oauth_request(request: Request, *, form: list[tuple[str, str]] | None 
                 if isinstance(value, str)]
     query = f"?{request.url.query}" if request.url.query else ""
     return HttpRequest(request.method, f"{issuer(request)}{request.url.path}{query}",
-                       dict(request.headers), list(request.query_params.multi_items()),
+                       request.headers, list(request.query_params.multi_items()),
                        form or [])
 
 
