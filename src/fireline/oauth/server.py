@@ -371,24 +371,36 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         self.server.audit_consent(request.client.app, request.user, request.scope)
 
     def query_authorization_code(self, code: str, client: Client) -> Code | None:
-        db = self.server.db
-        code_hash = digest(code)
-        grant_id = new_id()
+        row = self.server.db.get(OAuthCode, digest(code))
+        if row is None or row.app_id != client.app.id:
+            return None  # another app's code: not ours to judge, nor to spend
+        if row.grant_id is not None:
+            self._reused(row.grant_id)
+            return None
+        if row.expires_at <= self.server.now:
+            return None
+        return Code(row, new_id())
+
+    def validate_token_request(self) -> None:
+        """Spends the code only once the whole request is valid (redirect URI, PKCE
+        verifier): whoever saw a public client's code cannot burn it with a bad verifier."""
+        super().validate_token_request()
+        code: Code = self.request.authorization_code
         # One statement claims the code: of two concurrent exchanges only one wins (OA-4).
-        claimed = db.execute(
+        claimed = self.server.db.execute(
             update(OAuthCode)
-            .where(OAuthCode.code_hash == code_hash, OAuthCode.app_id == client.app.id,
-                   OAuthCode.grant_id.is_(None), OAuthCode.expires_at > self.server.now)
-            .values(grant_id=grant_id)
+            .where(OAuthCode.code_hash == code.row.code_hash, OAuthCode.grant_id.is_(None))
+            .values(grant_id=code.grant_id)
         )
-        row = db.get(OAuthCode, code_hash)
-        won = claimed.rowcount == 1  # type: ignore[attr-defined]
-        if won and row is not None:
-            return Code(row, grant_id)
-        if row is not None and row.app_id == client.app.id and row.grant_id is not None:
-            # RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
-            self.server.revoke_grant(row.grant_id, "code_reused")
-        return None
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            self.server.db.refresh(code.row)
+            if code.row.grant_id is not None:
+                self._reused(code.row.grant_id)
+            raise InvalidGrantError("The authorization code was already used")
+
+    def _reused(self, grant_id: str) -> None:
+        # RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
+        self.server.revoke_grant(grant_id, "code_reused")
 
     def delete_authorization_code(self, authorization_code: Code) -> None:
         pass  # kept, marked used, until it expires: a replay must still find it (OA-4)
