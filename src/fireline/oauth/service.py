@@ -28,11 +28,16 @@ from fireline.core.errors import InvalidInputError, NotFoundError
 from fireline.core.logging import get_logger
 from fireline.oauth import scopes
 from fireline.oauth.models import OAuthApp, OAuthGrant, OAuthToken
-from fireline.oauth.server import Caller, HttpRequest, Server, is_loopback
+from fireline.oauth.server import (
+    LAST_USED_RESOLUTION,
+    Caller,
+    HttpRequest,
+    Server,
+    is_loopback,
+)
 
 T = TypeVar("T")
 log = get_logger("fireline.oauth")
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Grants whose "last used" write is under way, holding the task (the loop keeps only a weak
 # reference to it).
 _touching: dict[str, asyncio.Task[None]] = {}
