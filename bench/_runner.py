@@ -177,3 +177,32 @@ def report(name: str, fireline: float, ceiling: float, unit: str = "req/s") -> f
     ratio = fireline / ceiling if ceiling else 0.0
     print(f"{name}: fireline={fireline:.1f}{unit} ceiling={ceiling:.1f}{unit} ratio={ratio:.2f}")
     return ratio
+
+
+async def create_commit_table(db: Any) -> None:
+    """A one-row table for `commits_per_second` (emptied if an earlier run left it)."""
+    from sqlalchemy import text
+
+    async with db.transaction() as session:
+        await session.execute(text("CREATE TABLE IF NOT EXISTS bench_commits "
+                                   "(id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
+        await session.execute(text("DELETE FROM bench_commits"))
+        await session.execute(text("INSERT INTO bench_commits VALUES (1, 0)"))
+
+
+async def commits_per_second(db: Any, seconds: float) -> float:
+    """The database's single-row commit rate through Fireline's `Database`: one-row UPDATE
+    transactions, one after another — the ceiling of anything that commits once per item."""
+    from sqlalchemy import Column, Integer, MetaData, Table, update
+
+    table = Table("bench_commits", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("n", Integer))
+    done = 0
+    started = time.perf_counter()
+    stop = started + seconds
+    while time.perf_counter() < stop:
+        async with db.transaction() as session:
+            await session.execute(update(table).where(table.c.id == 1)
+                                  .values(n=table.c.n + 1))
+        done += 1
+    return done / (time.perf_counter() - started)

@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
-from sqlalchemy import Column, Integer, MetaData, Table, func, select, text, update
+from sqlalchemy import func, select
 
-from bench._runner import report
+from bench._runner import commits_per_second, create_commit_table, report
 from fireline.accounts import service as accounts
 from fireline.accounts.permissions import Principal
 from fireline.connections.tools import Tools
@@ -105,24 +105,6 @@ async def _throughput(db: Database, tools: Tools, workers: int, runs_count: int 
     return STEPS * runs_count / elapsed
 
 
-async def _commits_per_second(db: Database, seconds: float = 3.0) -> float:
-    async with db.transaction() as session:
-        await session.execute(text("CREATE TABLE bench_commits (id INTEGER PRIMARY KEY, n "
-                                   "INTEGER NOT NULL)"))
-        await session.execute(text("INSERT INTO bench_commits VALUES (1, 0)"))
-    table = Table("bench_commits", MetaData(), Column("id", Integer, primary_key=True),
-                  Column("n", Integer))
-    done = 0
-    stop = time.perf_counter() + seconds
-    started = time.perf_counter()
-    while time.perf_counter() < stop:
-        async with db.transaction() as session:
-            await session.execute(update(table).where(table.c.id == 1)
-                                  .values(n=table.c.n + 1))
-        done += 1
-    return done / (time.perf_counter() - started)
-
-
 async def _measure(url: str, home: Path, workers: int = 0) -> tuple[float, float, float]:
     settings = Settings.from_env({
         "FIRELINE_HOME": str(home), "FIRELINE_DATABASE_URL": url,
@@ -134,7 +116,8 @@ async def _measure(url: str, home: Path, workers: int = 0) -> tuple[float, float
         tools = Tools(settings=settings, keyring=keyring, vault=Vault(keyring))
         steps = await _engine_steps_per_second(db, tools)
         parallel = await _throughput(db, tools, workers) if workers else 0.0
-        commits = await _commits_per_second(db)
+        await create_commit_table(db)
+        commits = await commits_per_second(db, 3.0)
     finally:
         await db.dispose()
     return steps, parallel, commits

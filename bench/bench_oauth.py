@@ -49,13 +49,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
+from sqlalchemy import select
 
 from bench._runner import (
     BENCH_EMAIL,
     Call,
     _exchange,
     bench_home,
+    commits_per_second,
+    create_commit_table,
     free_port,
     report,
     server,
@@ -75,9 +77,6 @@ PASSWORD = "bench password, long enough"
 INCIDENTS = 30
 CONCURRENCY = 8
 WORKLOADS = {"users_me": "/api/users/me", "incidents_list": "/api/incidents?limit=25"}
-
-_commits = Table("bench_commits", MetaData(), Column("id", Integer, primary_key=True),
-                 Column("n", Integer))
 
 
 @dataclass(frozen=True)
@@ -165,29 +164,6 @@ async def _last_used(db: Database, access_token: str) -> Any:
         return await session.scalar(
             select(OAuthGrant.last_used_at).join(OAuthToken, OAuthToken.grant_id == OAuthGrant.id)
             .where(OAuthToken.access_hash == hashlib.sha256(access_token.encode()).hexdigest()))
-
-
-# --- the ceiling: the database's single-row commit rate (as bench_engine.py) -----------------
-
-
-async def _create_commit_table(db: Database) -> None:
-    async with db.transaction() as session:
-        await session.execute(text("CREATE TABLE IF NOT EXISTS bench_commits "
-                                   "(id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
-        await session.execute(text("DELETE FROM bench_commits"))
-        await session.execute(text("INSERT INTO bench_commits VALUES (1, 0)"))
-
-
-async def _commits_per_second(db: Database, seconds: float) -> float:
-    done = 0
-    stop = time.perf_counter() + seconds
-    started = time.perf_counter()
-    while time.perf_counter() < stop:
-        async with db.transaction() as session:
-            await session.execute(update(_commits).where(_commits.c.id == 1)
-                                  .values(n=_commits.c.n + 1))
-        done += 1
-    return done / (time.perf_counter() - started)
 
 
 # --- in process: the ASGI app called directly ------------------------------------------------
@@ -291,7 +267,7 @@ async def _in_process(settings: Settings, api_key: str, client: Client, rounds: 
                       seconds: float) -> dict[str, Any]:
     db = Database(settings.database_url)
     try:
-        await _create_commit_table(db)
+        await create_commit_table(db)
         refresh = [str((await _authorize(db, settings, client))["refresh_token"])]
         access = str((await _authorize(db, settings, client))["access_token"])
         application = create_app(settings, database=db)
@@ -310,7 +286,7 @@ async def _in_process(settings: Settings, api_key: str, client: Client, rounds: 
                 for headers in sides.values():
                     await _asgi_rate(application, target, headers, 0.3)
             await _refresh_chain(post, client, refresh, 0.3)
-            await _commits_per_second(db, 0.3)
+            await commits_per_second(db, 0.3)
             for round_ in range(rounds):
                 for name, target in WORKLOADS.items():
                     for side in _order(round_):
@@ -320,7 +296,7 @@ async def _in_process(settings: Settings, api_key: str, client: Client, rounds: 
                 rates.setdefault(("refresh", "fireline"), []).append(
                     await _refresh_chain(post, client, refresh, seconds))
                 rates.setdefault(("refresh", "commit"), []).append(
-                    await _commits_per_second(db, seconds))
+                    await commits_per_second(db, seconds))
         finally:
             oauth._touch = touches._touch  # type: ignore[method-assign]
             await application.state.tools.aclose()
@@ -352,8 +328,8 @@ async def _served_refresh(base: str, client: Client, chain: list[str], seconds: 
 async def _served_commits(url: str, seconds: float) -> float:
     db = Database(url)  # the same database file; its own engine, in this process
     try:
-        await _commits_per_second(db, 0.1)
-        return await _commits_per_second(db, seconds)
+        await commits_per_second(db, 0.1)
+        return await commits_per_second(db, seconds)
     finally:
         await db.dispose()
 
