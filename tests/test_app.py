@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -14,6 +16,17 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
 async def test_openapi_document_is_served(client: httpx.AsyncClient) -> None:
     document = (await client.get("/api/openapi.json")).json()
     assert "/api/users/me" in document["paths"]
+
+
+async def test_swagger_ui_is_served_from_the_package_not_a_cdn(client: httpx.AsyncClient) -> None:
+    page = await client.get("/api/docs")
+    assert page.status_code == 200
+    assert "/api/openapi.json" in page.text
+    assert "cdn" not in page.text and "fastapi.tiangolo.com" not in page.text
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+        assert asset.startswith("/static/swagger-ui/"), asset
+        loaded = await client.get(asset)
+        assert loaded.status_code == 200 and loaded.content, asset
 
 
 async def test_request_id_is_kept_when_well_formed_and_generated_otherwise(

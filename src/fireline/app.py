@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -36,6 +39,7 @@ from fireline.workflows import views as workflow_views
 from fireline.workflows import wakeup
 
 RATE_LIMIT_SHARE_SECONDS = 1.0
+SWAGGER_STATIC = "/static/swagger-ui"
 
 
 def create_app(
@@ -79,7 +83,7 @@ def create_app(
         title="Fireline",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # ours below: Swagger UI from the package, so it works offline
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -95,6 +99,17 @@ def create_app(
     app.state.events_intake = GroupCommit(db, intake.apply_events)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+
+    app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="swagger-ui")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json", title="Fireline REST API",
+            swagger_js_url=f"{SWAGGER_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_STATIC}/favicon-32x32.png")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
