@@ -397,3 +397,18 @@ async def test_dates_at_the_calendars_ends_are_ranges_not_errors(
     assert answer.status_code == 200, answer.text
     listed = answer.json()
     assert len(listed["incidents" if "incidents" in query else "log_entries"]) >= 1
+
+
+async def test_an_escalation_policy_on_a_new_service_is_a_clear_400(
+    client: httpx.AsyncClient, make_actor
+) -> None:
+    admin: Actor = await make_actor("admin")
+    refused = await client.post("/api/services", headers=admin.headers, json={"service": {
+        "name": "Checkout", "escalation_policy": {"id": "PPOLICY",
+                                                  "type": "escalation_policy_reference"}}})
+    assert refused.status_code == 400
+    [error] = refused.json()["error"]["errors"]
+    assert error.startswith("service.escalation_policy: Fireline has no escalation policies")
+    assert "Value error" not in error
+    listed = await client.get("/api/services", headers=admin.headers)
+    assert listed.json()["services"] == []

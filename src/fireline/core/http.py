@@ -144,6 +144,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return await _unexpected(request, exc)
 
 
+def validation_message(item: Any) -> str:
+    """A pydantic error's message; our validators' own words without pydantic's "Value
+    error, " in front of them."""
+    message = str(item.get("msg", "invalid"))
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
 def _describe(item: Any) -> str:
     location = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
-    return f"{location}: {item.get('msg', 'invalid')}" if location else str(item.get("msg"))
+    message = validation_message(item)
+    return f"{location}: {message}" if location else message

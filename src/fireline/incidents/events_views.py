@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from fireline.core.http import validation_message
 from fireline.incidents import intake
 
 router = APIRouter(tags=["events"])
@@ -51,5 +52,5 @@ async def enqueue(request: Request) -> JSONResponse:
 
 def _describe(item: Any) -> str:
     location = ".".join(str(part) for part in item.get("loc", ()))
-    message = str(item.get("msg", "invalid"))
+    message = validation_message(item)
     return f"'{location}' {message}" if location else message

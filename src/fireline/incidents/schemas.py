@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Urgency = Literal["high", "low"]
 
@@ -31,8 +31,18 @@ class ServiceFields(Closed):
     description: str | None = None
     status: Literal["active", "warning", "critical", "maintenance", "disabled"] = "active"
     teams: list[Reference] = Field(default_factory=list, max_length=1)
-    escalation_policy: Reference | None = None  # accepted for compatibility, not used
+    escalation_policy: Reference | None = None  # refused below: stored nowhere yet
     on_call_users: list[Reference] = Field(default_factory=list, max_length=100)
+
+
+    @field_validator("escalation_policy")
+    @classmethod
+    def _no_escalation_policies_yet(cls, value: Reference | None) -> None:
+        # Better a clear refusal than pretending: nothing would page the policy's people.
+        if value is not None:
+            raise ValueError("Fireline has no escalation policies yet; leave the field out "
+                             "and name who is on call in on_call_users")
+        return None
 
 
 class ServiceCreate(Closed):
