@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from fireline.app import create_app
 from fireline.core.db import Database
 from fireline.oauth import service as oauth
 from fireline.settings import Settings
@@ -38,13 +37,7 @@ def settings(db: Database, home: Path, master_key: str) -> Settings:
     })
 
 
-@pytest.fixture
-async def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
-    application = create_app(settings, database=db)
-    yield application
-    await application.state.tools.aclose()
-
-
+# tests/conftest.py's `app` is built from the `settings` above; only the base URL differs here.
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
