@@ -3,7 +3,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8080
 
-.PHONY: run test lint bench system-deps clean
+.PHONY: run test lint bench system-deps assets clean
 
 $(BIN)/fireline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +11,16 @@ $(BIN)/fireline: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-run: $(BIN)/fireline
+# The web app's third-party browser files (htmx; axe-core for the browser tests), from the npm
+# registry at the versions package-lock.json pins; never committed.
+ASSETS := node_modules/.installed
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: $(ASSETS)
+
+run: $(BIN)/fireline $(ASSETS)
 	$(BIN)/fireline db upgrade
 	$(BIN)/fireline serve --port $(PORT)
 
@@ -22,11 +31,11 @@ lint: $(BIN)/fireline
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/mypy
 
-test: $(BIN)/fireline system-deps lint
+test: $(BIN)/fireline $(ASSETS) system-deps lint
 	$(BIN)/pytest
 
-bench: $(BIN)/fireline
+bench: $(BIN)/fireline $(ASSETS)
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .fireline
+	rm -rf $(VENV) .fireline node_modules

@@ -33,8 +33,8 @@ from fireline.oauth import views as oauth_views
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring, load_keyring
 from fireline.vault.sealing import Vault
+from fireline.web import assets, frame, pages
 from fireline.web import oauth as oauth_pages
-from fireline.web import pages
 from fireline.workflows import views as workflow_views
 from fireline.workflows import wakeup
 
@@ -97,11 +97,14 @@ def create_app(
     app.state.events_limiter = RateLimiter(settings.events_rate_limit_per_minute,
                                            scope="events")
     app.state.events_intake = GroupCommit(db, intake.apply_events)
-    install_error_handlers(app)
+    install_error_handlers(app, pages=frame)
+    app.add_exception_handler(frame.SignInRequired, frame.sign_in_redirect)  # type: ignore[arg-type]
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")
+    for path, static in assets.mounts():  # checked here: a missing asset stops the start
+        app.mount(path, static)
 
     async def api_docs(_request: Request) -> HTMLResponse:
         return get_swagger_ui_html(

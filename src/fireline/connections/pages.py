@@ -13,7 +13,7 @@ from fireline.accounts.permissions import CurrentPrincipal, Session
 from fireline.connections import oauth, service
 from fireline.core.errors import ApiError
 from fireline.integrations import registry
-from fireline.web.pages import render
+from fireline.web.frame import render
 
 router = APIRouter(include_in_schema=False)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -112,30 +112,49 @@ async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> Receive | N
     return replay
 
 
-def install_error_handlers(app: FastAPI) -> None:
+class ErrorPages(Protocol):
+    """How the web app answers a browser's failed page request (core knows no templates)."""
+
+    def wants_page(self, request: Request) -> bool: ...
+
+    async def error_page(self, request: Request, status_code: int, message: str) -> Response: ...
+
+
+def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> None:
+    def page_for(request: Request) -> bool:
+        return pages is not None and pages.wants_page(request)
+
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        if pages is not None and page_for(request):
+            return await pages.error_page(request, exc.status_code, exc.message)
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         error = InvalidInputError(errors=[_describe(item) for item in exc.errors()])
+        if pages is not None and page_for(request):
+            return await pages.error_page(request, 400, "; ".join(error.errors))
         return JSONResponse(error.body(), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if pages is not None and page_for(request):
+            return await pages.error_page(request, exc.status_code, str(exc.detail))
         body = {"error": {"message": str(exc.detail),
                           "code": _STATUS_CODES.get(exc.status_code, 2000), "errors": []}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled_error", path=request.url.path, exc_info=exc)
+        if pages is not None and page_for(request):
+            return await pages.error_page(request, 500, "Internal Server Error")
         body = {"error": {"message": "Internal Server Error", "code": 2000, "errors": []}}
         return JSONResponse(body, status_code=500)
 
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database(request: Request, exc: DBAPIError) -> Response:
         # PostgreSQL text cannot hold a NUL character (SQLSTATE 22021): input carrying one
         # is the client's error, not the server's.
         if getattr(exc.orig, "sqlstate", None) == _NUL_IN_TEXT:

@@ -19,7 +19,8 @@ from fireline.core.errors import AccessDeniedError
 from fireline.oauth import scopes
 from fireline.oauth.server import Caller, HttpRequest, Issuer, Outcome, Server
 from fireline.oauth.views import issuer, oauth_request, request_id, respond, run_server
-from fireline.web.pages import render, signed_in
+from fireline.web.frame import render
+from fireline.web.pages import signed_in
 
 router = APIRouter(include_in_schema=False)
 

@@ -6,33 +6,17 @@ browser sends it) is our own; every later form carries the session-derived CSRF 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from fireline.accounts import service
 from fireline.accounts.permissions import SESSION_COOKIE, Session, csrf_token_for
 from fireline.core.errors import AccessDeniedError
+from fireline.web.frame import CurrentViewer, render
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
-
-_PAGE_HEADERS = {
-    "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "frame-ancestors 'none'",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "same-origin",
-}
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers.update(_PAGE_HEADERS)
-    return response
 
 
 def _check_origin(request: Request) -> None:
@@ -96,9 +80,5 @@ async def logout(request: Request, session: Session, csrf_token: str = Form(""))
 
 
 @router.get("/")
-async def home(request: Request, session: Session) -> Response:
-    found = await signed_in(request, session)
-    if found is None:
-        return RedirectResponse("/login", status_code=303)
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    return render(request, "home.html", user=found.user, csrf_token=csrf_token_for(cookie))
+async def home(request: Request, viewer: CurrentViewer) -> Response:
+    return render(request, "home.html", viewer=viewer)
