@@ -18,7 +18,6 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from fireline import __version__
 from fireline.accounts import views as account_views
-from fireline.connections import pages as connection_pages
 from fireline.connections import views as connection_views
 from fireline.connections.tools import Tools
 from fireline.core import ratelimit
@@ -34,7 +33,12 @@ from fireline.settings import Settings
 from fireline.vault.keyring import Keyring, load_keyring
 from fireline.vault.sealing import Vault
 from fireline.web import assets, frame, pages
+from fireline.web import connections as connection_pages
+from fireline.web import incidents as incident_pages
 from fireline.web import oauth as oauth_pages
+from fireline.web import services as service_pages
+from fireline.web import settings as settings_pages
+from fireline.web import workflows as workflow_pages
 from fireline.workflows import views as workflow_views
 from fireline.workflows import wakeup
 
@@ -140,7 +144,9 @@ def create_app(
     app.include_router(oauth_views.router)
     app.include_router(oauth_pages.router)
     app.include_router(pages.router)
-    app.include_router(connection_pages.router)
+    for domain in (connection_pages, incident_pages, service_pages, workflow_pages,
+                   settings_pages):
+        app.include_router(domain.router)
     return app
 
 
