@@ -130,7 +130,8 @@ async def test_slack_connect_verify_and_rotating_refresh(
     )
 
     page = await browser.get(await _consent(body["authorization_url"], providers, ca))
-    assert page.status_code == 200, page.text
+    assert page.status_code == 303, page.text
+    page = await browser.get(page.headers["location"])  # the connection page, with the flash
     assert "connected" in page.text
 
     url = f"/api/workflows/integrations/slack/connections/{body['connection']['id']}"
@@ -179,7 +180,7 @@ async def test_github_uses_pkce_and_state_is_single_use(
     query = dict(p.split("=", 1) for p in urlsplit(added["authorization_url"]).query.split("&"))
     assert query["code_challenge_method"] == "S256" and query["code_challenge"]
     callback = await _consent(added["authorization_url"], providers, ca)
-    assert (await browser.get(callback)).status_code == 200
+    assert (await browser.get(callback)).status_code == 303
     assert "code_verifier" in github.oauth.token_requests[-1]
     replay = await browser.get(callback)
     assert replay.status_code == 400  # state is single-use

@@ -259,7 +259,7 @@ def _connect(running: Running, browser: httpx.Client, case: OAuthCase,
     back = urlsplit(consent.headers["location"])
     assert f"{back.scheme}://{back.netloc}{back.path}" == running.callback(case)
     assert "code" in parse_qs(back.query), consent.headers["location"]
-    return browser.get(f"{back.path}?{back.query}")
+    return browser.get(f"{back.path}?{back.query}", follow_redirects=True)  # to its page
 
 
 def _run_actions(served: Served, case: OAuthCase, connection_id: str,

@@ -31,6 +31,11 @@ class DynatraceConfig(ConnectionConfig):
         title="Environment URL",
         description="SaaS: https://{your-environment-id}.live.dynatrace.com. Managed/ActiveGate: "
         "https://{your-activegate-domain}:9999/e/{your-environment-id}. Use HTTPS.",
+        # Forms show the one form of URL that the chosen environment type takes.
+        json_schema_extra={"hint_by": {"environment_type": {
+            "saas": "SaaS: https://{your-environment-id}.live.dynatrace.com",
+            "managed": "Managed/ActiveGate: "
+                       "https://{your-activegate-domain}:9999/e/{your-environment-id}"}}},
     )
     oauth2_account_uuid: str | None = Field(
         default=None,

@@ -25,6 +25,7 @@ class WebApiConfig(ConnectionConfig):
         description="The hostnames to allow sending these credentials to, one per line. An "
         "asterisk may be used for subdomains, e.g. example.com, subdomain.example.com or "
         "*.example.com.",
+        json_schema_extra={"multiline": True},
     )
     health_check_url: str = Field(
         title="Health Check URL",
@@ -78,6 +79,7 @@ class WebApiSecrets(ConnectionSecrets):
         title="Authentication Headers",
         description="The headers to include in Web API calls made with this connection, one "
         "per line, e.g. Authorization: Bearer XXXX.",
+        json_schema_extra={"multiline": True},
     )
 
     @field_validator("authentication_headers")
