@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -31,7 +32,7 @@ from fireline.core.errors import (
     InvalidInputError,
 )
 from fireline.core.logging import get_logger
-from fireline.integrations.base import Integration
+from fireline.integrations.base import Integration, ToolContext
 from fireline.vault.sealing import Place
 
 log = get_logger("fireline.connections.oauth")
@@ -156,14 +157,7 @@ async def complete(
     details = dict(token_answer.details)
     if provider.connect_details is not None:
         try:
-            async with tools.context(
-                integration,
-                connection_id=connection.id,
-                config=validate_config(integration, connection.configuration),
-                secrets=integration.secrets.model_validate(values),
-                external_id=None,
-                allow_private=(),
-            ) as ctx:
+            async with _context(tools, integration, connection, values) as ctx:
                 details.update(await provider.connect_details(ctx))
         except IntegrationError as exc:  # the tokens are good; the details can wait
             log.warning("oauth_details_failed", connection_id=connection.id, error=str(exc))
@@ -186,4 +180,67 @@ async def complete(
             connection.id,
             details={"configuration": sorted(details)},
         )
+    return stored
+
+
+def _context(tools: Tools, integration: Integration, connection: Connection,
+             values: dict[str, str]) -> AbstractAsyncContextManager[ToolContext]:
+    return tools.context(
+        integration,
+        connection_id=connection.id,
+        config=validate_config(integration, connection.configuration),
+        secrets=integration.secrets.model_validate(values),
+        external_id=None,
+        allow_private=(),
+    )
+
+
+async def choices(
+    *, db: Database, tools: Tools, actor: Actor, integration: Integration, connection_id: str
+) -> list[tuple[str, str]]:
+    """What the user still has to choose among the granted resources (Confluence: the site),
+    asked of the provider with the connection's tokens; empty when nothing is to choose."""
+    provider = tokens.provider_of(integration)
+    async with db.session() as session:
+        loaded = await get_visible(session=session, actor=actor,
+                                   integration_slug=integration.slug,
+                                   connection_id=connection_id, verb=Verb.EDIT)
+    connection = loaded.connection
+    if provider.choices is None or connection.oauth_state != tokens.CONNECTED:
+        return []
+    values = await tokens.current_secrets(db=db, tools=tools, integration=integration,
+                                          connection=connection)
+    async with _context(tools, integration, connection, values) as ctx:
+        return await provider.choices(ctx)
+
+
+async def choose(
+    *, db: Database, tools: Tools, actor: Actor, integration: Integration, connection_id: str,
+    choice: str,
+) -> Connection:
+    """Stores the chosen resource's details in the connection's configuration."""
+    provider = tokens.provider_of(integration)
+    if provider.choose is None:
+        raise InvalidInputError(f"{integration.title} has nothing to choose")
+    async with db.session() as session:
+        loaded = await get_visible(session=session, actor=actor,
+                                   integration_slug=integration.slug,
+                                   connection_id=connection_id, verb=Verb.EDIT)
+    values = await tokens.current_secrets(db=db, tools=tools, integration=integration,
+                                          connection=loaded.connection)
+    async with _context(tools, integration, loaded.connection, values) as ctx:
+        try:
+            details = dict(await provider.choose(ctx, choice))
+        except IntegrationError as exc:
+            raise InvalidInputError(str(exc)) from exc
+    async with db.transaction() as session:
+        stored = await session.get(Connection, connection_id)
+        if stored is None:
+            raise InvalidInputError("The connection was deleted meanwhile")
+        stored.configuration = config_json(
+            validate_config(integration, {**stored.configuration, **details}))
+        stored.updated_by_id = actor.principal.user.id
+        stored.updated_at = utcnow()
+        actor.audit(session, "connection.oauth_choice", connection_id,
+                    details={"configuration": sorted(details)})
     return stored

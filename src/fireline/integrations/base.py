@@ -154,6 +154,11 @@ class OAuthProvider:
     parse_tokens: Callable[[Mapping[str, Any]], OAuthTokens] | None = None
     # Non-secret facts (workspace, site, tenant) read with fresh tokens after connecting.
     connect_details: Callable[[ToolContext], Awaitable[Mapping[str, Any]]] | None = None
+    # When the grant covers several resources (Confluence: sites) and the connection has not
+    # chosen one: (id, label) of each, for the user to pick; empty when nothing is to choose.
+    choices: Callable[[ToolContext], Awaitable[list[tuple[str, str]]]] | None = None
+    # The configuration details of the chosen resource.
+    choose: Callable[[ToolContext, str], Awaitable[Mapping[str, Any]]] | None = None
     # Atlassian documents a JSON token request; the others take a form.
     token_body: Literal["form", "json"] = "form"
     # Microsoft's v2.0 endpoint requires `scope` on refresh requests too.

@@ -325,11 +325,21 @@ async def connection_page(slug: str, connection_id: str, request: Request, viewe
                                           connection_id=connection_id, limit=HEALTH_HISTORY)
     config = fields_of(integration.config, "configuration",
                        values=loaded.connection.configuration)
+    may_edit = actor.may(Verb.EDIT, loaded.team_ids)
+    choices, choice_error = [], None
+    if may_edit and integration.oauth is not None and integration.oauth.choices is not None:
+        await session.close()
+        try:  # Confluence: several sites were granted and none is chosen yet
+            choices = await oauth.choices(db=request.app.state.database, tools=_tools(request),
+                                          actor=actor, integration=integration,
+                                          connection_id=connection_id)
+        except ApiError as exc:
+            choice_error = exc.message
     return render(request, "connections/connection.html", viewer=viewer,
+                  choices=choices, choice_error=choice_error,
                   integration=integration, item=loaded, checks=checks, config=config,
                   teams=await _team_names(session), status_of=status_of,
-                  may_edit=actor.may(Verb.EDIT, loaded.team_ids),
-                  may_delete=actor.may(Verb.DELETE, loaded.team_ids),
+                  may_edit=may_edit, may_delete=actor.may(Verb.DELETE, loaded.team_ids),
                   secrets=[f.label for f in fields_of(integration.secrets, "secrets")
                            if f.name in loaded.connection.secret_fields],
                   tool_url=tool_url, connection_url=connection_url)
@@ -368,6 +378,29 @@ async def reconnect(slug: str, connection_id: str, request: Request, viewer: Cur
     url = await oauth.start(db=request.app.state.database, tools=_tools(request), actor=actor,
                             integration=integration, connection_id=connection_id)
     return redirect(request, url)
+
+
+@router.post(ROOT + "/{slug}/connections/{connection_id}/choice")
+async def choose(slug: str, connection_id: str, request: Request, viewer: CurrentViewer,
+                 session: Session) -> Response:
+    """The granted resource this connection uses (Confluence: "Select the specific Confluence
+    site to integrate")."""
+    integration = _integration(slug)
+    actor = await _actor(request, session, viewer)
+    choice = str((await request.form()).get("choice", ""))
+    await session.close()
+    url = connection_url(integration, connection_id)
+    try:
+        chosen = await oauth.choose(db=request.app.state.database, tools=_tools(request),
+                                    actor=actor, integration=integration,
+                                    connection_id=connection_id, choice=choice)
+    except ApiError as exc:
+        return redirect(request, url, flash=exc.message, kind="error")
+    checked = await service.check_stored(db=request.app.state.database, tools=_tools(request),
+                                         integration=integration, connection_id=chosen.id,
+                                         trigger="on_demand", actor=actor)
+    return redirect(request, url, flash=f"Saved: “{checked.connection.name}” is "
+                    f"{status_of(checked.connection)}")
 
 
 @router.get(ROOT + "/{slug}/connections/{connection_id}/delete")

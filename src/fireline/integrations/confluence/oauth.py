@@ -92,6 +92,19 @@ async def connect_details(ctx: ToolContext) -> dict[str, Any]:
                              str(config.site_url) if config.site_url else None)
 
 
+async def site_choices(ctx: ToolContext) -> list[tuple[str, str]]:
+    """The granted sites to pick from, while the connection has none."""
+    config = ctx.config
+    assert isinstance(config, ConfluenceConfig)
+    if config.cloud_id:
+        return []
+    return [(site.id, f"{site.name} ({site.url})") for site in await list_sites(ctx)]
+
+
+async def choose(ctx: ToolContext, site_id: str) -> dict[str, Any]:
+    return await select_site(ctx, site_id)
+
+
 PROVIDER = OAuthProvider(
     setting_prefix="CONFLUENCE",
     authorize_url="https://auth.atlassian.com/authorize",
@@ -101,5 +114,7 @@ PROVIDER = OAuthProvider(
     extra_authorize_params={"audience": "api.atlassian.com", "prompt": "consent"},
     parse_tokens=parse_tokens,
     connect_details=connect_details,
+    choices=site_choices,
+    choose=choose,
     token_body="json",
 )

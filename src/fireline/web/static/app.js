@@ -13,7 +13,9 @@
     if (event.detail.target.id !== "modal-body") return;
     const dialog = modal();
     if (!dialog.open) dialog.showModal();
-    const first = dialog.querySelector("[aria-invalid=true], [autofocus], input:not([type=hidden]), select, textarea, button");
+    // The first field in error, else the first field.
+    const first = dialog.querySelector("[aria-invalid=true]") ||
+      dialog.querySelector("input:not([type=hidden]), select, textarea, button");
     if (first) first.focus();
     enhance(dialog);
   });
