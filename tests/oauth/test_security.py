@@ -22,6 +22,7 @@ import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from sqlalchemy import select, text
 
+from fireline.accounts import service as accounts
 from fireline.core import clock
 from fireline.core.audit import AuditEvent
 from fireline.core.db import Database
@@ -1054,6 +1055,26 @@ async def test_oa10_deleting_the_user_revokes_their_tokens(
     assert await me(client, token["access_token"]) == 401
     assert (await refresh(client, app, token["refresh_token"])).status_code == 400
     assert await me(client, kept["access_token"]) == 200
+
+
+async def test_oa10_disabling_the_user_revokes_their_tokens_for_good(
+    client: httpx.AsyncClient, make_actor, make_app, make_person, db: Database
+) -> None:
+    admin: Actor = await make_actor("admin")
+    app = await make_app(admin=admin)
+    person = await make_person("responder")
+    token = await tokens_for(client, app, person)
+    assert await me(client, token["access_token"]) == 200
+    async with db.transaction() as session:
+        await accounts.set_user_disabled(session=session, actor=admin,
+                                         user_id=person.actor.user.id, disabled=True)
+    assert await me(client, token["access_token"]) == 401
+    assert (await refresh(client, app, token["refresh_token"])).status_code == 400
+    async with db.transaction() as session:  # enabled again: the tokens stay revoked
+        await accounts.set_user_disabled(session=session, actor=admin,
+                                         user_id=person.actor.user.id, disabled=False)
+    assert await me(client, token["access_token"]) == 401
+    assert (await refresh(client, app, token["refresh_token"])).status_code == 400
 
 
 async def test_oa10_deleting_the_registering_admin_ends_client_credentials(

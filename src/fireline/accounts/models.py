@@ -9,6 +9,9 @@ from fireline.core.clock import utcnow
 from fireline.core.db import Base, UTCDateTime
 from fireline.core.ids import new_id
 
+# Keys made before keys had names, and by `fireline api-keys create`, are called this.
+DEFAULT_API_KEY_NAME = "API key"
+
 
 class User(Base):
     __tablename__ = "users"
@@ -23,6 +26,12 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set while the user may not sign in or use any credential; the row and its history stay.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 class Team(Base):
@@ -51,12 +60,16 @@ class ApiKey(Base):
 
     id: Mapped[str] = mapped_column(String(20), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default=DEFAULT_API_KEY_NAME,
+                                      server_default=DEFAULT_API_KEY_NAME)
     # SHA-256 of a 256-bit random key: a KDF adds nothing for keys with this much entropy.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hint: Mapped[str] = mapped_column(String(8))
     read_only: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # To the minute at best: written at most once a minute, after the request it records.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class LoginSession(Base):

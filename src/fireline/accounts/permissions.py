@@ -117,6 +117,7 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
             found = await service.authenticate_api_key(session=session, secret=secret)
             if found is None:
                 raise AuthenticationError()
+            service.note_api_key_use(request.app.state.database, found)
             return Principal(found.user, found.read_only, "api_key", found.credential_id)
         bearer = await oauth.authenticate_bearer(session=session, token=secret)
         if bearer is None:

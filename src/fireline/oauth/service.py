@@ -1,9 +1,10 @@
 """Apps, the authorizations people gave them, and the tokens those authorizations carry.
 
 Registering an app returns its client secret once; only its SHA-256 is kept (OA-7).
-Disabling or deleting an app, revoking an authorization and deleting a user end every token
-concerned at once (OA-10): a token is honoured only while its grant, its app and its user
-all stand. Every change is audited in the same transaction (AUD-1).
+Disabling or deleting an app, revoking an authorization and disabling or deleting a user end
+every token concerned at once (OA-10): a token is honoured only while its grant, its app and
+its user all stand, and its user is not disabled. Every change is audited in the same
+transaction (AUD-1).
 """
 
 from __future__ import annotations
@@ -203,6 +204,12 @@ async def revoke_authorization(*, session: AsyncSession, user: User, app_id: str
                  details={"grants_revoked": revoked})
 
 
+async def revoke_grants_of(*, session: AsyncSession, user: User, reason: str) -> int:
+    """Ends every authorization `user` gave and every token they carry (OA-10); returns how
+    many grants were revoked. The caller audits the change that called for it."""
+    return await _revoke(session, reason, OAuthGrant.user_id == user.id)
+
+
 @dataclass(frozen=True)
 class BearerIdentity:
     user: User
@@ -219,7 +226,10 @@ _BEARER_LOOKUP = (
     .join(User, User.id == OAuthGrant.user_id)
     .where(OAuthToken.access_hash == bindparam("access_hash"),
            OAuthToken.access_revoked_at.is_(None), OAuthToken.expires_at > bindparam("now"),
-           OAuthGrant.revoked_at.is_(None), OAuthApp.disabled_at.is_(None))
+           OAuthGrant.revoked_at.is_(None), OAuthApp.disabled_at.is_(None),
+           # OA-10: a disabled user's tokens end at once, even one issued after disabling
+           # (a client-credentials token acts as the app's registrar).
+           User.disabled_at.is_(None))
 )
 
 
