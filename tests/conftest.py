@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -217,8 +218,16 @@ def _no_ambient_fireline_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-async def _close_tool_clients() -> AsyncIterator[None]:
-    """Clients made by tests/integrations/support.py are closed after each test."""
+def _close_tool_clients(request: pytest.FixtureRequest) -> None:
+    """Clients made by tests/integrations/support.py are closed after each async test. Only
+    those: a sync test (a browser test) makes none, and an async fixture would need the
+    asyncio runner while Playwright marks its own loop as running (tests/served/web.py)."""
+    if inspect.iscoroutinefunction(request.function):
+        request.getfixturevalue("_tool_clients_closed")
+
+
+@pytest.fixture
+async def _tool_clients_closed() -> AsyncIterator[None]:
     yield
     from tests.integrations.support import OPEN_CLIENTS
 
