@@ -391,3 +391,43 @@ def test_an_action_refreshes_a_token_that_is_about_to_expire(
             case.check(fake, _run_actions(served, case, added.json()["connection"]["id"],
                                           "with a token about to expire"))
             assert "refresh_token" in _grants(fake.oauth)
+
+
+def test_confluence_with_several_granted_sites_asks_which_one_on_the_connections_page(
+    running: Running,
+) -> None:
+    """Atlassian grants two sites and the Add form named none: the connection's page lists
+    them ("Select the Confluence site to integrate"); Accept stores the chosen one and checks
+    it."""
+    case = next(c for c in CASES if c.slug == "confluence")
+    served, fake = running.served, running.fakes["confluence"]
+    other = "9d2c4e11-0b7a-4f3e-8c55-2a1b3c4d5e6f"
+    fake.sites[other] = FakeSite(other, "acme-eu", pages=[])
+    fake.granted = (SITE, other)
+    try:
+        with closing(served.browser()) as browser:
+            added = browser.post("/api/workflows/integrations/confluence/connections",
+                                 json={"connection": {"name": "two sites (served)"}})
+            assert added.status_code == 201, added.text
+            connection_id = added.json()["connection"]["id"]
+            page = _connect(running, browser, case, added.json()["authorization_url"])
+            assert page.status_code == 200, (page.text, served.log()[-4000:])
+            assert "Select the Confluence site to integrate" in page.text
+            assert f'value="{SITE}"' in page.text and f'value="{other}"' in page.text
+            health = served.connection("confluence", connection_id)["health"]
+            assert "no Confluence site selected yet" in str(health), health
+
+            chosen = browser.post(
+                f"/integrations/workflow-integrations/confluence/connections/{connection_id}"
+                "/choice", data={"choice": other,
+                                 "csrf_token": browser.headers["X-CSRF-Token"]})
+            assert chosen.status_code == 303, chosen.text
+            after = browser.get(chosen.headers["location"])
+            assert "Select the Confluence site" not in after.text
+            assert "is Healthy" in after.text  # the flash after the check
+        connection = served.connection("confluence", connection_id)
+        assert connection["configuration"]["cloud_id"] == other
+        assert connection["health"]["status"] == "Healthy", connection["health"]
+    finally:
+        fake.granted = (SITE,)
+        del fake.sites[other]
