@@ -23,7 +23,12 @@ from fireline.connections.tools import Tools
 from fireline.core import ratelimit
 from fireline.core.db import Database
 from fireline.core.groupcommit import GroupCommit
-from fireline.core.http import Metrics, RequestContextMiddleware, install_error_handlers
+from fireline.core.http import (
+    BodyLimits,
+    Metrics,
+    RequestContextMiddleware,
+    install_error_handlers,
+)
 from fireline.core.ratelimit import RateLimiter
 from fireline.egress.resolver import Resolver, resolve
 from fireline.incidents import events_views, intake
@@ -103,7 +108,9 @@ def create_app(
     app.state.events_intake = GroupCommit(db, intake.apply_events)
     install_error_handlers(app, pages=frame)
     app.add_exception_handler(frame.SignInRequired, frame.sign_in_redirect)  # type: ignore[arg-type]
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, limits=BodyLimits(
+        max_bytes=settings.max_request_bytes,
+        read_timeout=settings.request_body_timeout_seconds))
 
     app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")

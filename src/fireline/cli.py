@@ -269,6 +269,7 @@ def serve(
     import uvicorn
 
     from fireline.app import create_app
+    from fireline.core.serving import protocol_with_header_deadline
     from fireline.runtime import Runtime
 
     settings = _settings()
@@ -300,6 +301,8 @@ def serve(
         runtime.attach(application)
     uvicorn.run(
         application, fd=listening.fileno(), log_config=None, access_log=False,
+        limit_concurrency=settings.max_connections,
+        http=protocol_with_header_deadline(settings.request_header_timeout_seconds),
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
     )

@@ -51,6 +51,15 @@ class Settings:
     # still checked like any DNS answer (NET-3) and TLS still verifies the host name.
     egress_connect_to: Mapping[tuple[str, int], tuple[_IPAddress, int]] = field(
         default_factory=dict)
+    # The largest REST or web request body (the Events API's limit is PagerDuty's 512 KB).
+    max_request_bytes: int = 1 << 20
+    # A request's body must arrive within this time, or the connection is closed (408).
+    request_body_timeout_seconds: int = 30
+    # A request's line and headers must arrive within this time, or the connection closes.
+    request_header_timeout_seconds: int = 10
+    # Open connections one process serves at once; more are answered 503 (uvicorn's
+    # limit_concurrency).
+    max_connections: int = 1000
 
     @property
     def is_sqlite(self) -> bool:
@@ -83,6 +92,12 @@ class Settings:
             oauth_access_token_lifetime=timedelta(seconds=_positive_int(
                 env, "FIRELINE_OAUTH_ACCESS_TOKEN_SECONDS", 3600)),
             egress_connect_to=_connect_to(env.get("FIRELINE_EGRESS_CONNECT_TO", "")),
+            max_request_bytes=_positive_int(env, "FIRELINE_MAX_REQUEST_BYTES", 1 << 20),
+            request_body_timeout_seconds=_positive_int(
+                env, "FIRELINE_REQUEST_BODY_TIMEOUT_SECONDS", 30),
+            request_header_timeout_seconds=_positive_int(
+                env, "FIRELINE_REQUEST_HEADER_TIMEOUT_SECONDS", 10),
+            max_connections=_positive_int(env, "FIRELINE_MAX_CONNECTIONS", 1000),
             provider_urls={
                 key: value
                 for key, value in env.items()

@@ -9,6 +9,8 @@
     │   ├── AccessDeniedError    403 / 2010
     │   ├── NotFoundError        404 / 2100
     │   ├── ConflictError        409 / 2001
+    │   ├── PayloadTooLargeError 413 / 2001
+    │   ├── RequestTimeoutError  408 / 2001
     │   ├── UnprocessableError   422 / 2001
     │   └── RateLimitedError     429 / 2020
     └── IntegrationError         raised by integrations while talking to a tool
@@ -90,6 +92,18 @@ class UnprocessableError(ApiError):
     status_code = 422
     code = 2001
     default_message = "Unprocessable Entity"
+
+
+class PayloadTooLargeError(ApiError):
+    status_code = 413
+    code = 2001
+    default_message = "Request body too large"
+
+
+class RequestTimeoutError(ApiError):
+    status_code = 408
+    code = 2001
+    default_message = "The request body did not arrive in time"
 
 
 class RateLimitedError(ApiError):

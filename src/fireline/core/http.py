@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
@@ -16,7 +18,12 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fireline.core.errors import ApiError, InvalidInputError
+from fireline.core.errors import (
+    ApiError,
+    InvalidInputError,
+    PayloadTooLargeError,
+    RequestTimeoutError,
+)
 from fireline.core.logging import get_logger
 
 log = get_logger("fireline.http")
@@ -38,13 +45,33 @@ class Metrics:
         )
 
 
+# PagerDuty's Events API v2 refuses an event over 512 KB.
+EVENTS_MAX_BYTES = 512 * 1024
+_EVENTS_PREFIX = "/v2/"
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """How large a request body may be, and how long it may take to arrive: a client that
+    announces a body and then stalls holds a connection and a task, so it is cut off."""
+
+    max_bytes: int = 1 << 20
+    read_timeout: float = 30.0
+    events_max_bytes: int = EVENTS_MAX_BYTES
+
+    def limit_for(self, path: str) -> int:
+        return self.events_max_bytes if path.startswith(_EVENTS_PREFIX) else self.max_bytes
+
+
 class RequestContextMiddleware:
     """Gives every request an id (kept from `X-Request-Id` when well-formed), binds it to the
-    log context, returns it in the response, and records metrics by route template."""
+    log context, returns it in the response, and records metrics by route template. It reads
+    the body first, within `limits`, so no route ever parses more than the limit allows."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, limits: BodyLimits | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.limits = limits or BodyLimits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +93,7 @@ class RequestContextMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                checked = await _refuse_nul(scope, receive, send_with_id)
+                checked = await _read_body(scope, receive, send_with_id, self.limits)
                 if checked is not None:
                     await self.app(scope, checked, send_with_id)
             finally:
@@ -80,17 +107,40 @@ class RequestContextMiddleware:
 _NUL_FORMS = (b"\x00", b"\\u0000", b"%00")
 
 
-async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> Receive | None:
-    """Text with a NUL character cannot be stored (PostgreSQL refuses it; SQLite would keep it
-    and other tools choke): such a request is answered 400 before any route sees it. Returns
-    the `receive` to use (the body is read here and replayed), or None when answered."""
-    raw_path = scope.get("raw_path") or scope["path"].encode()
+async def _read_body(scope: Scope, receive: Receive, send: Send,
+                     limits: BodyLimits) -> Receive | None:
+    """Reads the whole body (within its size limit and time) and returns a `receive` that
+    replays it, or None when the request was answered here: 413 over the limit (before
+    reading it, when Content-Length says so), 408 when it arrives too slowly, 400 with a NUL
+    character — text with one cannot be stored (PostgreSQL refuses it; SQLite would keep it
+    and other tools choke)."""
+    path = scope["path"]
+    limit = limits.limit_for(path)
+    if _declared_length(scope) > limit:
+        await _refuse(scope, send, PayloadTooLargeError(errors=[_too_large(path, limit)]))
+        return None
+    raw_path = scope.get("raw_path") or path.encode()
     chunks: list[bytes] = []
+    size = 0
     more = scope["method"] not in {"GET", "HEAD", "OPTIONS", "DELETE"}
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
+    try:
+        async with asyncio.timeout(limits.read_timeout if more else None):
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None  # nobody is left to answer
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await _refuse(scope, send,
+                                  PayloadTooLargeError(errors=[_too_large(path, limit)]))
+                    return None
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+    except TimeoutError:
+        await _refuse(scope, send, RequestTimeoutError(errors=[
+            f"the body must arrive within {limits.read_timeout:g} seconds"]))
+        return None
     body = b"".join(chunks)
     # The forms have no letters that change case (JSON's escape is a lowercase `\u`).
     if any(form in part for part in (raw_path, scope.get("query_string", b""), body)
@@ -110,6 +160,34 @@ async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> Receive | N
         return await receive()
 
     return replay
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0  # a bad one is the server's to refuse
+    return 0
+
+
+def _too_large(path: str, limit: int) -> str:
+    what = "an event" if path.startswith(_EVENTS_PREFIX) else "the request body"
+    return f"{what} must be at most {limit:,} bytes"
+
+
+async def _refuse(scope: Scope, send: Send, error: ApiError) -> None:
+    """Answers before the body was read whole: the connection closes after the answer (what
+    is left of the body is never read). The Events API answers in its own shape."""
+    if scope["path"].startswith(_EVENTS_PREFIX):
+        body: dict[str, object] = {"status": "invalid event", "message": error.message,
+                                   "errors": error.errors}
+    else:
+        body = error.body()
+    response = JSONResponse(body, status_code=error.status_code, headers={"connection": "close"})
+
+    async def nothing() -> Message:
+        return {"type": "http.disconnect"}
+
+    await response(scope, nothing, send)
 
 
 class ErrorPages(Protocol):

@@ -137,9 +137,10 @@ async def get_integration(
     return integration
 
 
-async def priorities(*, session: AsyncSession) -> list[Priority]:
+async def priorities(*, session: AsyncSession, seed: bool = True) -> list[Priority]:
+    """The account's priorities; on first use (`seed`) the standard set is written first."""
     rows = list(await session.scalars(select(Priority).order_by(Priority.order)))
-    if rows:
+    if rows or not seed:
         return rows
     await session.execute(insert_for(session)(Priority).values([
         {"id": id_, "name": name, "description": description, "color": color, "order": order}

@@ -74,10 +74,10 @@ class Payload(_Closed):
     summary: str = Field(min_length=1, max_length=1024)
     source: str = Field(min_length=1, max_length=1024)
     severity: Literal["critical", "error", "warning", "info"]
-    timestamp: str | None = None
-    component: str | None = None
-    group: str | None = None
-    class_: str | None = Field(default=None, alias="class")
+    timestamp: str | None = Field(default=None, max_length=64)
+    component: str | None = Field(default=None, max_length=1024)
+    group: str | None = Field(default=None, max_length=1024)
+    class_: str | None = Field(default=None, alias="class", max_length=1024)
     custom_details: Any = None
 
 
@@ -86,8 +86,8 @@ class Event(_Closed):
     event_action: Literal["trigger", "acknowledge", "resolve"]
     dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
     payload: Payload | None = None
-    client: str | None = None
-    client_url: str | None = None
+    client: str | None = Field(default=None, max_length=1024)
+    client_url: str | None = Field(default=None, max_length=2048)
     # Some senders (Alertmanager) write `null` for an empty list.
     links: list[Link] | None = Field(default=None, max_length=100)
     images: list[Image] | None = Field(default=None, max_length=100)

@@ -28,7 +28,7 @@ class Reference(BaseModel):
 class ServiceFields(Closed):
     type: Literal["service", "service_reference"] = "service"
     name: str = Field(min_length=1, max_length=255)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=1024)
     status: Literal["active", "warning", "critical", "maintenance", "disabled"] = "active"
     teams: list[Reference] = Field(default_factory=list, max_length=1)
     escalation_policy: Reference | None = None  # refused below: stored nowhere yet
@@ -53,7 +53,7 @@ class IntegrationFields(Closed):
     # `app_integration`: an OAuth app (named by `vendor`) added to the service, with no key.
     type: Literal["events_api_v2_inbound_integration", "app_integration"]
     name: str = Field(default="Events API V2", min_length=1, max_length=255)
-    summary: str | None = None
+    summary: str | None = Field(default=None, max_length=1024)
     vendor: Reference | None = None
 
 
