@@ -1,16 +1,23 @@
-"""Fixed-window request limits, like PagerDuty's.
+"""Request limits per credential (REST) and per routing key (Events API), as PagerDuty has
+them, over a sliding window.
 
 PagerDuty limits the REST API per credential (960 requests a minute) and the Events API per
 routing key, answering 429 with `ratelimit-limit`, `ratelimit-remaining` and
-`ratelimit-reset` (seconds until the window resets).
+`ratelimit-reset`. A fixed window aligned to the clock lets a client send its limit at the end
+of one minute and again at the start of the next: nearly twice the limit within seconds. A
+token bucket (GCRA) allowing the limit as a burst does the same (the burst, then the refill).
+So a process keeps, per key, the times of the requests it allowed in the last `window`
+seconds, and allows one more only while there are fewer than `limit`: no span of `window`
+seconds ever holds more than `limit` requests, and a client may still spend its limit in a
+burst. `ratelimit-reset` is when the oldest of them leaves the window.
 
-Windows are aligned to the clock (each minute of the epoch), so that every node counts the
-same window. A process counts its own requests in memory and decides alone: no request
-waits for the database. With several API nodes (PostgreSQL), each one `share`s every second:
-it adds its new counts to `rate_limit_counts` in one statement and learns the totals, so a
-credential gets its limit across all the nodes, not once per node. A node learns the other
-nodes' requests up to a second late: the limit can be overshot by what the others accept in
-that second.
+A process decides alone, from memory: no request waits for the database. With several API
+nodes (PostgreSQL) each one `share`s every second: it adds the requests it allowed since the
+last share to `rate_limit_counts`, one row per key and second (one statement for all), and
+learns the other nodes' counts of the window's seconds, so a key gets its limit across the
+nodes, not once per node. A node learns the other nodes' requests up to a second late, and
+counts a second of theirs whole while any of it is in the window: the limit can be overshot by
+what the others accept in that second.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import asyncio
 import hashlib
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +44,8 @@ _MAX_KEYS = 100_000
 
 
 class RateLimitCount(Base):
-    """Requests counted by all nodes in one window. Keys are hashed: a routing key is a
-    credential."""
+    """Requests all nodes allowed for a key in one second (`window_index`: seconds since the
+    epoch). Keys are hashed: a routing key is a credential."""
 
     __tablename__ = "rate_limit_counts"
 
@@ -53,6 +60,7 @@ class Decision:
     allowed: bool
     limit: int
     remaining: int
+    # Seconds until the oldest request counted leaves the window (and one more is allowed).
     reset: int
 
     def headers(self) -> dict[str, str]:
@@ -64,34 +72,50 @@ class Decision:
 
 
 @dataclass
+class _Key:
+    allowed: deque[float] = field(default_factory=deque)  # this process's, oldest first
+    others: dict[int, int] = field(default_factory=dict)  # second → the other nodes' count
+
+
+@dataclass
 class RateLimiter:
     limit: int
     window: float = 60.0
     clock: Callable[[], float] = time.time
     scope: str = "rest"
-    # key -> (window index, requests): this process's, and the other nodes' as last shared.
-    _mine: dict[str, tuple[int, int]] = field(default_factory=dict)
-    _others: dict[str, tuple[int, int]] = field(default_factory=dict)
-    # True once this process shares its counts (`share_every`); only then are the requests
+    # True once this process shares its requests (`share_every`); only then are the requests
     # still to be told kept (a single process has nobody to tell).
     sharing: bool = False
+    _keys: dict[str, _Key] = field(default_factory=dict)
     _unshared: Counter[tuple[str, int]] = field(default_factory=Counter)
-    _shared_mine: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # What this process told of each key's seconds, to tell its own from the others'.
+    _told: dict[str, Counter[int]] = field(default_factory=dict)
 
     def hit(self, key: str) -> Decision:
         now = self.clock()
-        index = int(now // self.window)
-        reset = max(1, math.ceil((index + 1) * self.window - now))
-        mine = _in(self._mine.get(key), index)
-        used = mine + _in(self._others.get(key), index)
+        since = now - self.window
+        state = self._keys.get(key)
+        if state is None:
+            if len(self._keys) >= _MAX_KEYS:
+                self._evict(since)
+            state = self._keys[key] = _Key()
+        allowed = state.allowed
+        while allowed and allowed[0] <= since:
+            allowed.popleft()
+        # When each counted request leaves the window: this process's at their time plus the
+        # window, the others' seconds once the whole second has left.
+        leaving: list[float] = [second + 1 for second in state.others if second + 1 > since]
+        used = len(allowed) + sum(state.others[int(second) - 1] for second in leaving)
+        if allowed:
+            leaving.append(allowed[0])
         if used >= self.limit:
-            return Decision(False, self.limit, 0, reset)
-        if len(self._mine) >= _MAX_KEYS and key not in self._mine:
-            self._evict(index)
-        self._mine[key] = (index, mine + 1)
+            return Decision(False, self.limit, 0, max(1, math.ceil(min(leaving) - since)))
+        allowed.append(now)
         if self.sharing:
-            self._unshared[key, index] += 1
-        return Decision(True, self.limit, self.limit - used - 1, reset)
+            self._unshared[key, int(now)] += 1
+        leaving.append(allowed[0])
+        return Decision(True, self.limit, self.limit - used - 1,
+                        max(1, math.ceil(min(leaving) - since)))
 
     def check(self, key: str) -> None:
         """Counts one request for `key`; raises the PagerDuty 429 when over the limit."""
@@ -101,11 +125,14 @@ class RateLimiter:
 
     async def share(self, database: Database) -> None:
         """Adds this process's requests since the last call to the shared counts, learns the
-        current window's totals of the keys it counts, and forgets finished windows."""
+        other nodes' counts of the window for the keys it limits, and forgets older ones."""
         self.sharing = True
         pending, self._unshared = self._unshared, Counter()
-        index = int(self.clock() // self.window)
-        known = {_hash(key): key for key, (window, _) in self._mine.items() if window == index}
+        now = self.clock()
+        first = math.floor(now - self.window)  # the oldest second still in the window
+        known = {_hash(key): key for key, state in self._keys.items()
+                 if (state.allowed and state.allowed[-1] > now - self.window)
+                 or any(second >= first for second in state.others)}
         if not pending and not known:
             return
         try:
@@ -114,40 +141,51 @@ class RateLimiter:
                     await session.execute(self._add(database, pending))
                     await session.execute(delete(RateLimitCount).where(
                         RateLimitCount.scope == self.scope,
-                        RateLimitCount.window_index < index - 1))
-                totals = (await session.execute(
-                    select(RateLimitCount.key_hash, RateLimitCount.count).where(
+                        RateLimitCount.window_index < first))
+                rows = (await session.execute(
+                    select(RateLimitCount.key_hash, RateLimitCount.window_index,
+                           RateLimitCount.count).where(
                         RateLimitCount.scope == self.scope,
-                        RateLimitCount.window_index == index))).all()
+                        RateLimitCount.window_index >= first,
+                        RateLimitCount.key_hash.in_(list(known))))).all() if known else []
         except Exception:
             self._unshared.update(pending)  # not written: told again next time
             raise
-        for (key, window), count in pending.items():
-            self._shared_mine[key] = (window, _in(self._shared_mine.get(key), window) + count)
-        for key_hash, total in totals:
-            if (counted := known.get(key_hash)) is not None:
-                self._others[counted] = (
-                    index, total - _in(self._shared_mine.get(counted), index))
+        for (key, second), count in pending.items():
+            self._told.setdefault(key, Counter())[second] += count
+        for told in self._told.values():
+            for second in [second for second in told if second < first]:
+                del told[second]
+        learned: dict[str, dict[int, int]] = {}
+        for key_hash, second, total in rows:
+            key = known[key_hash]
+            theirs = total - self._told.get(key, Counter())[second]
+            if theirs > 0:
+                learned.setdefault(key, {})[second] = theirs
+        for key in known.values():
+            self._keys[key].others = learned.get(key, {})
+        for key in [key for key, told in self._told.items() if not told]:
+            del self._told[key]
 
     def _add(self, database: Database, pending: Counter[tuple[str, int]]) -> Any:
-        """One statement adding each (key, window)'s new requests to the shared counts."""
+        """One statement adding each (key, second)'s new requests to the shared counts."""
         table = RateLimitCount.__table__.c
         insert = insert_for_dialect(database.engine.dialect.name)(RateLimitCount)
         return insert.values([
-            {"scope": self.scope, "key_hash": _hash(key), "window_index": window,
-             "count": count} for (key, window), count in pending.items()
+            {"scope": self.scope, "key_hash": _hash(key), "window_index": second,
+             "count": count} for (key, second), count in pending.items()
         ]).on_conflict_do_update(
             index_elements=[table.scope, table.key_hash, table.window_index],
             set_={"count": table.count + insert.excluded.count})
 
-    def _evict(self, index: int) -> None:
-        for counts in (self._mine, self._others, self._shared_mine):
-            for key in [key for key, (window, _) in counts.items() if window != index]:
-                del counts[key]
+    def _evict(self, since: float) -> None:
+        for key in [key for key, state in self._keys.items()
+                    if not state.allowed or state.allowed[-1] <= since]:
+            del self._keys[key]
 
 
 async def share_every(database: Database, limiters: list[RateLimiter], seconds: float) -> None:
-    """Runs until cancelled: each limiter shares its counts every `seconds`. A failed share
+    """Runs until cancelled: each limiter shares its requests every `seconds`. A failed share
     is logged and retried with the next (requests are still limited per node meanwhile)."""
     for limiter in limiters:
         limiter.sharing = True
@@ -159,11 +197,6 @@ async def share_every(database: Database, limiters: list[RateLimiter], seconds: 
             except Exception as exc:  # the database may be briefly unreachable
                 log.warning("rate_limit_share_failed", scope=limiter.scope,
                             error=type(exc).__name__)
-
-
-def _in(counted: tuple[int, int] | None, index: int) -> int:
-    """The count of window `index`, or 0 when what is counted belongs to another window."""
-    return counted[1] if counted is not None and counted[0] == index else 0
 
 
 def _hash(key: str) -> str:
