@@ -24,7 +24,7 @@ from fireline.core.logging import get_logger
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring
 from fireline.vault.sealing import Vault
-from fireline.workflows import wakeup
+from fireline.workflows import instance, wakeup
 from fireline.workflows.engine import Engine
 
 log = get_logger("fireline.runtime")
@@ -39,11 +39,9 @@ class Job:
     pause: Callable[[float], Awaitable[object]] = asyncio.sleep
 
 
-def default_jobs(database: Database, tools: Tools) -> list[Job]:
+def default_jobs(database: Database, tools: Tools, engine: Engine | None = None) -> list[Job]:
     monitor = Monitor(db=database, tools=tools)
-    engine = Engine(db=database, tools=tools,
-                    lease_seconds=float(tools.settings.workflow_lease_seconds),
-                    connection_concurrency=tools.settings.workflow_connection_concurrency)
+    engine = engine or make_engine(database, tools)
     waiter = wakeup.Waiter()
     jobs = [
         # A pass checks what is due: passes at least as often as connections fall due.
@@ -60,6 +58,15 @@ def default_jobs(database: Database, tools: Tools) -> list[Job]:
     return jobs
 
 
+def make_engine(database: Database, tools: Tools, worker_id: str | None = None) -> Engine:
+    settings = tools.settings
+    engine = Engine(db=database, tools=tools, lease_seconds=float(settings.workflow_lease_seconds),
+                    connection_concurrency=settings.workflow_connection_concurrency)
+    if worker_id is not None:
+        engine.worker_id = worker_id
+    return engine
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -67,6 +74,7 @@ class Runtime:
     jobs: list[Job] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _own_tools: Tools | None = None  # made here (a worker node), so closed here
+    _instance: instance.Instance | None = None
 
     def attach(self, app: FastAPI) -> None:
         app.state.runtime = self
@@ -76,7 +84,15 @@ class Runtime:
         if tools is None:
             tools = self._own_tools = Tools(settings=self.settings, keyring=self.keyring,
                                             vault=Vault(self.keyring))
-        self.jobs = self.jobs or default_jobs(database, tools)
+        if not self.jobs:
+            # The slot this process takes over in FIRELINE_HOME: the steps its dead
+            # predecessor still holds are released now, not when their leases run out.
+            self._instance = instance.claim(self.settings.home)
+            engine = make_engine(database, tools,
+                                 self._instance.worker_id() if self._instance else None)
+            if self._instance is not None:
+                await engine.release_predecessor(self._instance.id)
+            self.jobs = default_jobs(database, tools, engine)
         self._tasks = [asyncio.create_task(self._loop(job), name=job.name) for job in self.jobs]
         log.info("runtime_started", jobs=[job.name for job in self.jobs])
 
@@ -88,6 +104,9 @@ class Runtime:
         if self._own_tools is not None:
             await self._own_tools.aclose()
             self._own_tools = None
+        if self._instance is not None:
+            self._instance.release()
+            self._instance = None
 
     async def _loop(self, job: Job) -> None:
         while True:

@@ -84,8 +84,11 @@ class Served:
     @classmethod
     @contextmanager
     def start(cls, env: Mapping[str, str], *, workers: bool = True,
-              tls: trustme.CA | None = None) -> Iterator[Served]:
-        home = Path(tempfile.mkdtemp(prefix="fireline-served-"))
+              tls: trustme.CA | None = None, after: Served | None = None
+              ) -> Iterator[Served]:
+        """`after`: an earlier (stopped or killed) instance, restarted on its FIRELINE_HOME;
+        it prints no sign-in again, the earlier one's owner and API key stay."""
+        home = after.home if after else Path(tempfile.mkdtemp(prefix="fireline-served-"))
         port = free_port()
         base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         full_env = {
@@ -94,7 +97,7 @@ class Served:
         }
         subprocess.run([str(BIN), "db", "upgrade"], env=full_env, check=True,
                        capture_output=True, timeout=120)
-        log = home / "serve.log"
+        log = home / ("serve.restarted.log" if after else "serve.log")
         command = [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)]
         verify: ssl.SSLContext | bool = True
         if tls is not None:
@@ -112,11 +115,15 @@ class Served:
             printed = wait_until("fireline serve to answer /healthz",
                                  lambda: _ready(base_url, log, verify),
                                  timeout=START_TIMEOUT)
-            owner = re.search(r"sign in as (\S+) with password (\S+)", printed)
-            key = re.search(r"Admin API key: (\S+)", printed)
-            assert owner and key, printed
-            served = cls(base_url=base_url, home=home, env=full_env, api_key=key[1],
-                         owner_email=owner[1], owner_password=owner[2], processes=processes,
+            if after is not None:
+                api_key, email, password = after.api_key, after.owner_email, after.owner_password
+            else:
+                owner = re.search(r"sign in as (\S+) with password (\S+)", printed)
+                key = re.search(r"Admin API key: (\S+)", printed)
+                assert owner and key, printed
+                api_key, email, password = key[1], owner[1], owner[2]
+            served = cls(base_url=base_url, home=home, env=full_env, api_key=api_key,
+                         owner_email=email, owner_password=password, processes=processes,
                          verify=verify)
             try:
                 yield served
@@ -132,9 +139,16 @@ class Served:
                     process.kill()
                     process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL of every process: nothing of theirs runs after this (no clean-up)."""
+        for process in self.processes:
+            process.kill()
+            process.wait()
+
     def log(self) -> str:
+        names = ("serve.log", "serve.restarted.log", "worker.log")
         return "\n".join((self.home / name).read_text(errors="replace")
-                         for name in ("serve.log", "worker.log") if (self.home / name).exists())
+                         for name in names if (self.home / name).exists())
 
     # --- the REST API, as any client would use it -------------------------------------------
 

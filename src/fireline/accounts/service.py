@@ -643,7 +643,7 @@ def note_api_key_use(database: Database, found: Authenticated) -> None:
     key_id = found.credential_id
     if (last is not None and utcnow() - last < LAST_USED_RESOLUTION) or key_id in _touching:
         return
-    task = asyncio.create_task(_touch_api_key(database, key_id))
+    task = database.in_background(_touch_api_key(database, key_id))
     _touching[key_id] = task
     task.add_done_callback(lambda _: _touching.pop(key_id, None))
 

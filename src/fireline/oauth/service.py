@@ -249,7 +249,7 @@ def note_use(database: Database, identity: BearerIdentity) -> None:
     if (last is not None and utcnow() - last < LAST_USED_RESOLUTION) \
             or identity.grant_id in _touching:
         return
-    task = asyncio.create_task(_touch(database, identity.grant_id))
+    task = database.in_background(_touch(database, identity.grant_id))
     _touching[identity.grant_id] = task
     task.add_done_callback(lambda _: _touching.pop(identity.grant_id, None))
 

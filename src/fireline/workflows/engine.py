@@ -707,6 +707,24 @@ class Engine:
                 return total
         raise RuntimeError("the engine did not drain")
 
+    async def release_predecessor(self, instance_id: str) -> int:
+        """Ends at once the leases of steps a dead earlier process of this instance held
+        (`workflows.instance`: its slot's lock proves it gone), so they are claimed now
+        instead of when the lease runs out; returns how many. Claimed again, they count as
+        a lost lease like any other (WF-3, WF-6)."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            released = await session.execute(
+                update(RunStep).where(
+                    RunStep.status == "running", RunStep.lease_expires_at >= now,
+                    RunStep.lease_owner.startswith(f"{instance_id}:", autoescape=True),
+                    RunStep.lease_owner != self.worker_id)
+                .values(lease_expires_at=now - timedelta(microseconds=1)))
+        count = int(released.rowcount)  # type: ignore[attr-defined]
+        if count:
+            log.info("workflow_leases_released", instance=instance_id, steps=count)
+        return count
+
     async def sweep_once(self) -> int:
         """WF-7: fails runs that are past their deadline; returns how many."""
         now = self.clock()
