@@ -150,8 +150,12 @@ async def test_aws_shows_the_account_external_id_and_trust_policy_before_the_rol
     form = await client.get(f"{ROOT}/aws/connections/new", headers=HTML)
     external_id = re.search(r'id="aws-external-id">([0-9a-f]+)<', form.text)
     assert external_id, form.text
-    assert form.text.index("sts:ExternalId") < form.text.index('id="field-configuration-role_arn"')
+    assert form.text.index('id="aws-external-id"') < form.text.index(
+        'id="field-configuration-role_arn"')
     assert f'name="external_id" value="{external_id[1]}"' in form.text
+    # This server has no FIRELINE_AWS_ACCOUNT_ID: no policy IAM would refuse, a note instead.
+    assert "arn:aws:iam:::root" not in form.text
+    assert "once an administrator sets FIRELINE_AWS_ACCOUNT_ID" in form.text
 
 
 async def test_selects_for_regions_and_a_hint_that_follows_dynatraces_environment_type(
