@@ -17,7 +17,6 @@ the keys and OAuth authorizations, so enabling the user again brings none of the
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 import zoneinfo
@@ -63,9 +62,6 @@ _GLOBAL_MANAGERS = frozenset({BaseRole.OWNER, BaseRole.ADMIN, BaseRole.MANAGER})
 # The roles a user can be given: there is one Account Owner, made at the first start.
 ASSIGNABLE_ROLES = tuple(role for role in BaseRole if role != BaseRole.OWNER)
 log = get_logger("fireline.accounts")
-# API keys whose "last used" write is under way, holding the task (the loop keeps only a weak
-# reference to it).
-_touching: dict[str, asyncio.Task[None]] = {}
 
 
 class Actor(Protocol):
@@ -641,11 +637,9 @@ def note_api_key_use(database: Database, found: Authenticated) -> None:
     read-only and fast."""
     last = found.last_used_at
     key_id = found.credential_id
-    if (last is not None and utcnow() - last < LAST_USED_RESOLUTION) or key_id in _touching:
+    if last is not None and utcnow() - last < LAST_USED_RESOLUTION:
         return
-    task = database.in_background(_touch_api_key(database, key_id))
-    _touching[key_id] = task
-    task.add_done_callback(lambda _: _touching.pop(key_id, None))
+    database.in_background(f"api-key:{key_id}", lambda: _touch_api_key(database, key_id))
 
 
 async def _touch_api_key(database: Database, key_id: str) -> None:

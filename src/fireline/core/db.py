@@ -10,7 +10,7 @@ mode readers never wait for the writer, so reads no longer queue behind writes a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -76,7 +76,9 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        self._background: set[asyncio.Task[None]] = set()
+        # Best-effort writes under way, by what they write (the loop keeps only a weak
+        # reference to a task).
+        self._background: dict[str, asyncio.Task[None]] = {}
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -104,18 +106,20 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    def in_background(self, write: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Runs a best-effort write after the request that asked for it (a "last used" time).
-        The task is kept until it ends, so `dispose` can wait for it: one cut off mid-query
-        would leave its connection to be found unclosed."""
-        task = asyncio.create_task(write)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
+    def in_background(self, key: str, write: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Runs a best-effort write after the request that asked for it (a "last used" time),
+        unless one for the same `key` is under way. The task is kept until it ends, so
+        `dispose` can wait for it: one cut off mid-query would leave its connection to be
+        found unclosed."""
+        if key in self._background:
+            return
+        task = asyncio.create_task(write())
+        self._background[key] = task
+        task.add_done_callback(lambda _: self._background.pop(key, None))
 
     async def dispose(self) -> None:
         if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+            await asyncio.gather(*self._background.values(), return_exceptions=True)
         await self.engine.dispose()
 
 

@@ -9,7 +9,6 @@ transaction (AUD-1).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,9 +38,6 @@ from fireline.oauth.server import (
 
 T = TypeVar("T")
 log = get_logger("fireline.oauth")
-# Grants whose "last used" write is under way, holding the task (the loop keeps only a weak
-# reference to it).
-_touching: dict[str, asyncio.Task[None]] = {}
 DEFAULT_SCOPES = (scopes.READ, scopes.WRITE)
 _MAX_REDIRECT_URIS = 10
 
@@ -246,12 +242,10 @@ def note_use(database: Database, identity: BearerIdentity) -> None:
     """Records when an authorization was last used, for the person who gave it: at most once
     a minute per grant, in its own transaction, so that reads stay read-only and fast."""
     last = identity.last_used_at
-    if (last is not None and utcnow() - last < LAST_USED_RESOLUTION) \
-            or identity.grant_id in _touching:
+    if last is not None and utcnow() - last < LAST_USED_RESOLUTION:
         return
-    task = database.in_background(_touch(database, identity.grant_id))
-    _touching[identity.grant_id] = task
-    task.add_done_callback(lambda _: _touching.pop(identity.grant_id, None))
+    grant_id = identity.grant_id
+    database.in_background(f"oauth-grant:{grant_id}", lambda: _touch(database, grant_id))
 
 
 async def _touch(database: Database, grant_id: str) -> None:
