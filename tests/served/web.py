@@ -263,13 +263,14 @@ def status_of(page: Page) -> int | None:
 # --- check_page ---------------------------------------------------------------------------
 
 def check_page(page: Page, name: str, *, status: int = 200,
-               shows_once: Iterable[str] = ()) -> None:
+               shows_once: Iterable[str] = (), refused: int | None = None) -> None:
     """Waits for the page to settle, writes `<artifacts>/<name>.png` (full page) and records
     its DOM for SEC-1, then fails on anything wrong since the last check: a document status
     other than `status` (pass 404 for a missing page on purpose: its own "Failed to load
     resource" is then expected), a console error, an uncaught exception, a CSP violation, or an
     axe-core violation. `shows_once`: secrets this page shows by design (a new key), remembered
-    from now on for every other page."""
+    from now on for every other page. `refused`: a form htmx posted was answered with this
+    status on purpose (the page shows its errors), so its "Failed to load resource" is expected."""
     assert _NAME.fullmatch(name), f"screenshot name {name!r}: lower-case letters, digits, '-'"
     test = _current_test()
     earlier = _CANARY.screenshots.setdefault(name, test)
@@ -290,7 +291,8 @@ def check_page(page: Page, name: str, *, status: int = 200,
     if watch.status != status:
         problems.append(f"HTTP status {watch.status}, expected {status}")
     problems += [f"console: {text} ({_path(url)})" for text, url in watch.problems
-                 if not _expected_load_error(text, url, page.url, status)]
+                 if not _expected_load_error(text, url, page.url, status)
+                 and not (refused and _expected_load_error(text, url, url, refused))]
     watch.problems.clear()
     problems += axe_violations(page)
     assert not problems, f"page {name!r} ({_path(page.url)}):\n  " + "\n  ".join(problems)

@@ -1,0 +1,97 @@
+"""Workflow Integrations in Chromium against `fireline serve`, as the product text walks through
+it: Integrations → Workflow Integrations shows the 19 tools; an Elasticsearch connection with a
+wrong API key is refused beside the API key field and nothing is stored; with the right key it is
+added, Healthy in the Status column; Verify now adds a health check; a connection restricted to
+one team is invisible to another team's manager, and Delete asks for confirmation: both still
+to come (issue 12's note). Every page visited passes `web.check_page` (axe, console,
+CSP, screenshot) and the SEC-1 scan, with the API keys typed remembered as secrets."""
+
+from __future__ import annotations
+
+import secrets
+
+from playwright.sync_api import Page, expect
+
+from tests.integrations.fakes import elasticsearch as fake
+from tests.served import web
+from tests.served.cases.elasticsearch import CASE as ELASTICSEARCH
+from tests.served.harness import Served
+
+TOOL_COUNT = 19
+
+
+def _open_menu(page: Page) -> None:
+    """Integrations → Workflow Integrations, as the product text says."""
+    menu = page.get_by_role("navigation", name="Main")
+    menu.get_by_text("Integrations", exact=True).click()
+    menu.get_by_role("link", name="Workflow Integrations").click()
+
+
+def _open_tool(page: Page, title: str) -> None:
+    _open_menu(page)
+    page.get_by_role("link", name=f"{title} connections").click()
+
+
+def _fill_elasticsearch(page: Page, name: str, api_key: str) -> None:
+    page.get_by_label("Connection Name").fill(name)
+    page.get_by_label("Elasticsearch URL").fill(ELASTICSEARCH.config["url"])
+    page.get_by_label("API Key").fill(api_key)
+
+
+def _connection_names(served: Served) -> list[str]:
+    listed = served.http.get("/api/workflows/integrations/elasticsearch/connections")
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    rows = body.get("connections", body) if isinstance(body, dict) else body
+    return [row["name"] for row in rows]
+
+
+def test_an_elasticsearch_connection_is_refused_added_verified_and_deleted(
+    signed_in_page: Page, served: Served
+) -> None:
+    page = signed_in_page
+    _open_menu(page)
+    expect(page.get_by_role("heading", name="Workflow Integrations", level=1)).to_be_visible()
+    expect(page.get_by_role("list", name="Tools").get_by_role("listitem")).to_have_count(
+        TOOL_COUNT)
+    web.check_page(page, "integrations-catalog")
+
+    name = f"Production logs {secrets.token_hex(3)}"
+    wrong = web.remember_secret(fake.api_key_pair("served", f"wrong-{secrets.token_hex(6)}"),
+                                "a wrong Elasticsearch API key")
+    page.get_by_role("link", name="Add Connection to Elasticsearch").click()
+    expect(page.get_by_role("heading", name="Add Elasticsearch Connection")).to_be_visible()
+    web.check_page(page, "integrations-new-elasticsearch")
+    _fill_elasticsearch(page, name, wrong)
+    page.get_by_role("button", name="Add", exact=True).click()
+    error = page.locator("#field-secrets-api_key-error")
+    expect(error).to_contain_text("could not be verified")
+    expect(page.get_by_label("API Key")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("API Key")).to_have_value("")  # a secret is never sent back
+    expect(page.get_by_label("Connection Name")).to_have_value(name)  # the rest is kept
+    web.check_page(page, "integrations-new-elasticsearch-refused", refused=400)
+    assert name not in _connection_names(served)
+
+    right = web.remember_secret(ELASTICSEARCH.secrets["api_key"], "the Elasticsearch API key")
+    page.get_by_label("API Key").fill(right)
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("Healthy")
+    expect(page.get_by_role("status")).to_contain_text(f"“{name}” added")
+    web.check_page(page, "integrations-connection")
+    checks = page.locator("table tbody tr")
+    expect(checks).to_have_count(1)
+
+    page.get_by_role("button", name="Verify now").click()
+    expect(checks).to_have_count(2)
+    expect(checks.first).to_contain_text("Verify now")
+    expect(checks.first).to_contain_text("Healthy")
+
+    _open_tool(page, "Elasticsearch")
+    row = page.get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text("Healthy")
+    expect(row).to_contain_text("All admins and global managers")
+    web.check_page(page, "integrations-tool-elasticsearch")
+
+    # Left (issue 12 note): Delete's confirmation opens with "This action cannot be undone", but
+    # its Delete button clicked in Chromium does not submit yet; the check goes here once it does.
