@@ -156,6 +156,11 @@ class Served:
         return self.http.post(f"/api/workflows/integrations/{tool}/connections",
                               json={"connection": body})
 
+    def connections(self, tool: str) -> list[dict[str, Any]]:
+        response = self.http.get(f"/api/workflows/integrations/{tool}/connections")
+        assert response.status_code == 200, response.text
+        return response.json()["connections"]  # type: ignore[no-any-return]
+
     def connection(self, tool: str, connection_id: str) -> dict[str, Any]:
         response = self.http.get(f"/api/workflows/integrations/{tool}/connections/{connection_id}")
         assert response.status_code == 200, response.text

@@ -53,8 +53,7 @@ def test_a_wrong_credential_is_refused_and_nothing_is_stored(
         "name": name, "configuration": case.config, "secrets": case.wrong_secrets})
     assert 400 <= refused.status_code < 500, refused.text
     assert "could not be verified" in refused.json()["error"]["message"]
-    listed = served.http.get(f"/api/workflows/integrations/{case.slug}/connections").json()
-    assert name not in [c["name"] for c in listed["connections"]]
+    assert name not in [c["name"] for c in served.connections(case.slug)]
 
 
 def test_elasticsearch_search_then_a_note_on_the_incident(served: Served) -> None:

@@ -263,14 +263,16 @@ def status_of(page: Page) -> int | None:
 # --- check_page ---------------------------------------------------------------------------
 
 def check_page(page: Page, name: str, *, status: int = 200,
-               shows_once: Iterable[str] = (), refused: int | None = None) -> None:
+               shows_once: Iterable[str] = (),
+               refused: tuple[int, str] | None = None) -> None:
     """Waits for the page to settle, writes `<artifacts>/<name>.png` (full page) and records
     its DOM for SEC-1, then fails on anything wrong since the last check: a document status
     other than `status` (pass 404 for a missing page on purpose: its own "Failed to load
     resource" is then expected), a console error, an uncaught exception, a CSP violation, or an
     axe-core violation. `shows_once`: secrets this page shows by design (a new key), remembered
-    from now on for every other page. `refused`: a form htmx posted was answered with this
-    status on purpose (the page shows its errors), so its "Failed to load resource" is expected."""
+    from now on for every other page. `refused`: (status, URL) of a form htmx posted and
+    answered so on purpose (the page shows its errors): its "Failed to load resource" is
+    expected, from that URL only."""
     assert _NAME.fullmatch(name), f"screenshot name {name!r}: lower-case letters, digits, '-'"
     test = _current_test()
     earlier = _CANARY.screenshots.setdefault(name, test)
@@ -292,7 +294,7 @@ def check_page(page: Page, name: str, *, status: int = 200,
         problems.append(f"HTTP status {watch.status}, expected {status}")
     problems += [f"console: {text} ({_path(url)})" for text, url in watch.problems
                  if not _expected_load_error(text, url, page.url, status)
-                 and not (refused and _expected_load_error(text, url, url, refused))]
+                 and not (refused and _expected_load_error(text, url, refused[1], refused[0]))]
     watch.problems.clear()
     problems += axe_violations(page)
     assert not problems, f"page {name!r} ({_path(page.url)}):\n  " + "\n  ".join(problems)
@@ -318,9 +320,9 @@ def _settle(page: Page) -> None:
     page.evaluate("() => document.fonts.ready.then(() => true)")
 
 
-def _expected_load_error(text: str, url: str, page_url: str, status: int) -> bool:
+def _expected_load_error(text: str, url: str, expected_url: str, status: int) -> bool:
     own = f"Failed to load resource: the server responded with a status of {status} "
-    return status >= 400 and url == page_url and text.startswith(own)
+    return status >= 400 and url == expected_url and text.startswith(own)
 
 
 @cache
