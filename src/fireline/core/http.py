@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import uuid
@@ -58,6 +59,10 @@ class BodyLimits:
     max_bytes: int = 1 << 20
     read_timeout: float = 30.0
     events_max_bytes: int = EVENTS_MAX_BYTES
+    # How long the rest of a refused body is read and dropped after the 413 is sent (as
+    # nginx's lingering close does): closing a socket with unread bytes makes the kernel
+    # reset it, and a reset can drop the 413 the client has not read yet.
+    linger: float = 5.0
 
     def limit_for(self, path: str) -> int:
         return self.events_max_bytes if path.startswith(_EVENTS_PREFIX) else self.max_bytes
@@ -117,7 +122,8 @@ async def _read_body(scope: Scope, receive: Receive, send: Send,
     path = scope["path"]
     limit = limits.limit_for(path)
     if _declared_length(scope) > limit:
-        await _refuse(scope, send, PayloadTooLargeError(errors=[_too_large(path, limit)]))
+        await _refuse(scope, send, PayloadTooLargeError(errors=[_too_large(path, limit)]),
+                      unread=receive, linger=limits.linger)
         return None
     raw_path = scope.get("raw_path") or path.encode()
     chunks: list[bytes] = []
@@ -131,12 +137,13 @@ async def _read_body(scope: Scope, receive: Receive, send: Send,
                     return None  # nobody is left to answer
                 chunk = message.get("body", b"")
                 size += len(chunk)
+                more = message.get("more_body", False)
                 if size > limit:
                     await _refuse(scope, send,
-                                  PayloadTooLargeError(errors=[_too_large(path, limit)]))
+                                  PayloadTooLargeError(errors=[_too_large(path, limit)]),
+                                  unread=receive if more else None, linger=limits.linger)
                     return None
                 chunks.append(chunk)
-                more = message.get("more_body", False)
     except TimeoutError:
         await _refuse(scope, send, RequestTimeoutError(errors=[
             f"the body must arrive within {limits.read_timeout:g} seconds"]))
@@ -174,9 +181,12 @@ def _too_large(path: str, limit: int) -> str:
     return f"{what} must be at most {limit:,} bytes"
 
 
-async def _refuse(scope: Scope, send: Send, error: ApiError) -> None:
-    """Answers before the body was read whole: the connection closes after the answer (what
-    is left of the body is never read). The Events API answers in its own shape."""
+async def _refuse(scope: Scope, send: Send, error: ApiError, *,
+                  unread: Receive | None = None, linger: float = 0.0) -> None:
+    """Answers before the body was read whole, and the connection closes after the answer.
+    What is left of a refused body (`unread`) is read and dropped for up to `linger` seconds
+    before the answer is finished, so the client, still sending, reads the answer instead of
+    a reset. The Events API answers in its own shape."""
     if scope["path"].startswith(_EVENTS_PREFIX):
         body: dict[str, object] = {"status": "invalid event", "message": error.message,
                                    "errors": error.errors}
@@ -187,7 +197,20 @@ async def _refuse(scope: Scope, send: Send, error: ApiError) -> None:
     async def nothing() -> Message:
         return {"type": "http.disconnect"}
 
-    await response(scope, nothing, send)
+    async def send_then_drain(message: Message) -> None:
+        if message["type"] != "http.response.body" or message.get("more_body", False):
+            await send(message)
+            return
+        await send({**message, "more_body": True})  # all of it: Content-Length is sent
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(linger):
+                while unread is not None:
+                    dropped = await unread()
+                    if dropped["type"] == "http.disconnect" or not dropped.get("more_body"):
+                        break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    await response(scope, nothing, send if unread is None else send_then_drain)
 
 
 class ErrorPages(Protocol):
