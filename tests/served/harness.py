@@ -14,6 +14,7 @@ certificate names the real host and is trusted through `FIRELINE_EGRESS_CA_BUNDL
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import socket
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ import httpx
 import trustme
 
 from fireline.accounts.permissions import SESSION_COOKIE, csrf_token_for
+from fireline.accounts.roles import BaseRole, TeamRole
 
 BIN = Path(sys.executable).parent / "fireline"
 START_TIMEOUT = 60.0
@@ -222,6 +224,33 @@ class Served:
         assert signed_in.status_code in (200, 302, 303), signed_in.text
         browser.headers["X-CSRF-Token"] = csrf_token_for(browser.cookies[SESSION_COOKIE])
         return browser
+
+    # --- the owner's Settings forms, for set-up the REST API (like PagerDuty's) has no call for
+
+    def add_team(self, name: str) -> str:
+        """A new team's id."""
+        with closing(self.browser()) as browser:
+            made = browser.post("/settings/teams", data={"name": name})
+        assert made.status_code == 303, made.text
+        return made.headers["location"].rpartition("/")[2]
+
+    def add_user(self, name: str, email: str,
+                 role: BaseRole = BaseRole.RESPONDER) -> tuple[str, str]:
+        """A new user's id and the initial password the owner is shown once."""
+        with closing(self.browser()) as browser:
+            made = browser.post("/settings/users/new",
+                                data={"name": name, "email": email, "role": role.value})
+        assert made.status_code == 200, made.text
+        shown = re.search(r'id="initial-password"[^>]*>([^<]+)<', made.text)
+        assert shown, made.text
+        found = self.http.get("/api/users", params={"query": email}).json()["users"]
+        return found[0]["id"], html.unescape(shown.group(1))
+
+    def add_member(self, team_id: str, user_id: str, role: TeamRole) -> None:
+        with closing(self.browser()) as browser:
+            added = browser.post(f"/teams/{team_id}/members",
+                                 data={"user_id": user_id, "role": role.value})
+        assert added.status_code == 303, added.text
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import secrets
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
+from fireline.accounts.roles import TeamRole
 from tests.integrations.fakes import elasticsearch as fake
 from tests.served import web
 from tests.served.cases.elasticsearch import CASE as ELASTICSEARCH
@@ -32,7 +33,7 @@ def _open_tool(page: Page, title: str) -> None:
     page.get_by_role("link", name=f"{title} connections").click()
 
 
-def _fill_elasticsearch(page: Page, name: str, api_key: str) -> None:
+def _fill_elasticsearch(page: Page | Locator, name: str, api_key: str) -> None:
     page.get_by_label("Connection Name").fill(name)
     page.get_by_label("Elasticsearch URL").fill(ELASTICSEARCH.config["url"])
     page.get_by_label("API Key").fill(api_key)
@@ -110,3 +111,54 @@ def test_an_elasticsearch_connection_is_refused_added_verified_edited_and_delete
     expect(page.get_by_role("row").filter(has_text=name)).to_have_count(0)
     web.check_page(page, "integrations-deleted-elasticsearch")
     assert name not in [c["name"] for c in served.connections("elasticsearch")]
+
+
+def test_a_connection_restricted_to_one_team_is_hidden_from_another_teams_manager(
+    signed_in_page: Page, served: Served
+) -> None:
+    suffix = secrets.token_hex(3)
+    managers = {}
+    for team in (f"Payments {suffix}", f"Search {suffix}"):
+        team_id = served.add_team(team)
+        email = f"manager-{team_id.lower()}@example.com"
+        user_id, password = served.add_user(f"Manager of {team}", email)
+        served.add_member(team_id, user_id, TeamRole.MANAGER)
+        managers[team] = (email, web.remember_secret(password, f"{team}'s manager's password"))
+    payments, search = managers
+
+    page = signed_in_page
+    _open_tool(page, "Elasticsearch")
+    page.get_by_role("link", name="Add Connection").click()
+    dialog = page.get_by_role("dialog")
+    name = f"Payments logs {suffix}"
+    _fill_elasticsearch(dialog, name,
+                        web.remember_secret(ELASTICSEARCH.secrets["api_key"]))
+    expect(dialog.get_by_label("Select teams")).to_be_hidden()  # only for the second choice
+    dialog.get_by_label("All admins, global managers and team managers on specific teams").check()
+    dialog.get_by_label("Select teams").select_option(label=payments)
+    web.check_page(page, "integrations-new-restricted")
+    dialog.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    url = page.url
+    _open_tool(page, "Elasticsearch")
+    row = page.get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text(f"Admins, global managers and managers of {payments}")
+
+    for team, sees in ((payments, True), (search, False)):
+        context = web.CHROMIUM.new_context(served.base_url)
+        try:
+            tab = context.new_page()
+            tab.goto("/")
+            web.sign_in(tab, *managers[team])
+            _open_tool(tab, "Elasticsearch")
+            rows = tab.get_by_role("row").filter(has_text=name)
+            expect(rows).to_have_count(1 if sees else 0)
+            web.check_page(tab, f"integrations-tool-as-manager-{'in' if sees else 'out'}")
+            tab.goto(url)  # its own page, not just its row
+            if sees:
+                expect(tab.get_by_role("heading", name=name, level=1)).to_be_visible()
+            else:
+                expect(tab.get_by_role("heading", name="Page not found")).to_be_visible()
+                web.check_page(tab, "integrations-connection-hidden", status=404)
+        finally:
+            context.close()
