@@ -106,3 +106,20 @@ async def test_a_waiter_is_woken_from_another_thread() -> None:
     waiter = wakeup.Waiter()
     await asyncio.to_thread(wakeup.wake_all)  # e.g. a commit made in a worker thread
     await until(lambda: waiter.woken)
+
+
+@pytest.mark.parametrize("turns", range(5))
+async def test_a_wait_cancelled_as_it_is_woken_ends_cancelled(turns: int) -> None:
+    # A runtime stopping cancels its engine's wait, which may be woken at that moment: the
+    # cancel must win, or the engine waits another interval and the stop hangs.
+    waiter = wakeup.Waiter()
+    waiting = asyncio.create_task(waiter.wait(3600))
+    await asyncio.sleep(0)
+    waiter.wake()
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    if waiting.cancel():
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    else:
+        await waiting  # it had returned already

@@ -69,6 +69,7 @@ from fireline.core.errors import (
     CredentialError,
     IntegrationError,
     TransientError,
+    located_messages,
 )
 from fireline.core.ids import new_token
 from fireline.core.logging import get_logger
@@ -448,9 +449,7 @@ class Engine:
         try:
             data = action.input.model_validate(inputs)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
-                for item in exc.errors(include_input=False, include_url=False))
+            problems = "; ".join(located_messages(exc, ""))
             return Outcome("failed", connection_id=connection.id, error=f"inputs: {problems}")
         if not await self._admit(claimed, connection.id):
             return Outcome("wait", connection_id=connection.id)
@@ -462,8 +461,9 @@ class Engine:
                 allow_private=parse_networks(list(connection.allow_private)),
                 idempotency_key=f"{claimed.run_id}:{claimed.step_id}",  # WF-5
             ) as tool:
-                result: BaseModel = await asyncio.wait_for(
-                    action.run(tool, data), step.timeout_seconds)
+                # asyncio.timeout: wait_for (Python 3.11) can swallow a shutdown's cancel.
+                async with asyncio.timeout(step.timeout_seconds):
+                    result: BaseModel = await action.run(tool, data)
         except TimeoutError:
             base.error = f"No result within {step.timeout_seconds} seconds"
             base.status = "retry" if action.idempotent else "needs_attention"  # WF-6
@@ -522,9 +522,7 @@ class Engine:
         try:
             data = builtin.input.model_validate(inputs)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
-                for item in exc.errors(include_input=False, include_url=False))
+            problems = "; ".join(located_messages(exc, ""))
             return Outcome("failed", error=f"inputs: {problems}")
         if builtin.run is None:
             return Outcome("succeeded", output=builtin.output().model_dump(mode="json"))

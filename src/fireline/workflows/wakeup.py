@@ -65,8 +65,12 @@ class Waiter:
         return self._event.is_set()
 
     async def wait(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+        # arrives as the event is set, and the engine's loop then waits another interval
+        # while its runtime waits for it to stop (a hang seen in CI).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
         # Cleared after waking, before the engine looks for work: an announcement made
         # from here on wakes the next wait at once.
         self._event.clear()
@@ -134,7 +138,8 @@ async def listen(database_url: str, on_notify: Callable[[], None] = wake_all, *,
         # keep-alive query failing.
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), keepalive_seconds)
+                async with asyncio.timeout(keepalive_seconds):  # see Waiter.wait
+                    await lost.wait()
             if not lost.is_set():
                 await connection.execute("SELECT 1")
     finally:
