@@ -16,6 +16,7 @@ from fireline.accounts.roles import TeamRole
 from tests.integrations.fakes import elasticsearch as fake
 from tests.served import web
 from tests.served.cases.elasticsearch import CASE as ELASTICSEARCH
+from tests.served.cases.web_api import CASE as WEB_API
 from tests.served.harness import Served
 
 TOOL_COUNT = 19
@@ -162,3 +163,41 @@ def test_a_connection_restricted_to_one_team_is_hidden_from_another_teams_manage
                 web.check_page(tab, "integrations-connection-hidden", status=404)
         finally:
             context.close()
+
+
+def test_a_web_api_connection_with_its_headers_hostnames_and_health_check_method(
+    signed_in_page: Page, served: Served
+) -> None:
+    page = signed_in_page
+    _open_tool(page, "Web API")
+    page.get_by_role("link", name="Add Connection").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Add Web API Connection")).to_be_visible()
+    name = f"Status API {secrets.token_hex(3)}"
+    headers = web.remember_secret(WEB_API.secrets["authentication_headers"],
+                                  "the Web API's authentication headers")
+    dialog.get_by_label("Connection Name").fill(name)
+    dialog.get_by_label("Allowed Hostnames").fill(WEB_API.config["allowed_hostnames"])
+    dialog.get_by_label("Health Check URL").fill("https://elsewhere.example.net/health")
+    dialog.get_by_label("Health Check Method").select_option("HEAD")
+    dialog.get_by_label("Authentication Headers").fill(headers)
+    web.check_page(page, "integrations-new-web-api")
+    dialog.get_by_role("button", name="Add", exact=True).click()
+
+    # The credentials go only to the allowed hosts, and the health check carries them.
+    expect(dialog.locator("#field-configuration-health_check_url-error")).to_contain_text(
+        "is not in this connection's allowed hostnames")
+    expect(dialog.get_by_label("Authentication Headers")).to_have_value("")
+    expect(dialog.get_by_label("Health Check Method")).to_have_value("HEAD")
+    action = f"{served.base_url}/integrations/workflow-integrations/web_api/connections"
+    web.check_page(page, "integrations-new-web-api-refused", refused=(400, action))
+
+    dialog.get_by_label("Health Check URL").fill(WEB_API.config["health_check_url"])
+    dialog.get_by_label("Authentication Headers").fill(headers)
+    dialog.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("Healthy")
+    web.check_page(page, "integrations-connection-web-api")
+    saved = next(c for c in served.connections("web_api") if c["name"] == name)
+    assert saved["configuration"]["health_check_method"] == "HEAD"
+    assert saved["configuration"]["allowed_hostnames"] == "api.example.com"

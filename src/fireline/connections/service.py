@@ -37,6 +37,7 @@ from fireline.core.errors import (
     InvalidInputError,
     NotFoundError,
     UnprocessableError,
+    located_messages,
 )
 from fireline.core.ids import new_id
 from fireline.core.logging import get_logger
@@ -98,21 +99,11 @@ class Loaded:
     team_ids: list[str]
 
 
-def _errors(exc: ValidationError, prefix: str) -> list[str]:
-    messages = []
-    for item in exc.errors(include_input=False, include_url=False):
-        location = ".".join(str(part) for part in item["loc"])
-        messages.append(
-            f"{prefix}.{location}: {item['msg']}" if location else f"{prefix}: {item['msg']}"
-        )
-    return messages
-
-
 def validate_config(integration: Integration, data: Mapping[str, Any]) -> BaseModel:
     try:
         return integration.config.model_validate(dict(data))
     except ValidationError as exc:
-        raise InvalidInputError(errors=_errors(exc, "configuration")) from None
+        raise InvalidInputError(errors=located_messages(exc, "configuration")) from None
 
 
 def validate_secrets(integration: Integration, values: Mapping[str, str]) -> BaseModel:
@@ -124,7 +115,7 @@ def validate_secrets(integration: Integration, values: Mapping[str, str]) -> Bas
     try:
         return integration.secrets.model_validate(dict(values))
     except ValidationError as exc:
-        raise InvalidInputError(errors=_errors(exc, "secrets")) from None
+        raise InvalidInputError(errors=located_messages(exc, "secrets")) from None
 
 
 def _secret_strings(raw: Mapping[str, Any]) -> dict[str, str]:

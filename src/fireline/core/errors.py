@@ -24,8 +24,10 @@ Messages of every error here may reach a client: they never carry a secret.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from pydantic import ValidationError
 
 
 class FirelineError(Exception):
@@ -144,3 +146,26 @@ class PermanentError(IntegrationError):
 
 class EgressDenied(IntegrationError):
     pass
+
+
+def validation_message(item: Mapping[str, Any]) -> str:
+    """A pydantic error's message; our validators' own words without pydantic's "Value
+    error, " in front of them."""
+    message = str(item.get("msg", "invalid"))
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def located_messages(exc: ValidationError, prefix: str,
+                     skip: Callable[[tuple[int | str, ...]], bool] = lambda loc: False,
+                     ) -> list[str]:
+    """Each error of `exc` as "prefix.field.path: message" ("prefix: message" when it is
+    the model's own), the form the web app places beside the field it names."""
+    messages = []
+    for item in exc.errors(include_input=False, include_url=False):
+        if skip(item["loc"]):
+            continue
+        location = ".".join(str(part) for part in item["loc"])
+        where = f"{prefix}.{location}" if prefix and location else (prefix or location)
+        messages.append(f"{where}: {validation_message(item)}" if where
+                        else validation_message(item))
+    return messages

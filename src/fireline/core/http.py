@@ -24,6 +24,7 @@ from fireline.core.errors import (
     InvalidInputError,
     PayloadTooLargeError,
     RequestTimeoutError,
+    validation_message,
 )
 from fireline.core.logging import get_logger
 
@@ -262,13 +263,6 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
             error = InvalidInputError(errors=["Text must not contain NUL characters"])
             return JSONResponse(error.body(), status_code=400)
         return await _unexpected(request, exc)
-
-
-def validation_message(item: Any) -> str:
-    """A pydantic error's message; our validators' own words without pydantic's "Value
-    error, " in front of them."""
-    message = str(item.get("msg", "invalid"))
-    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 def _describe(item: Any) -> str:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from fireline.core.http import validation_message
+from fireline.core.errors import validation_message
 from fireline.incidents import intake
 
 router = APIRouter(tags=["events"])

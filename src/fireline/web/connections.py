@@ -27,7 +27,13 @@ from fireline.connections.access import Verb
 from fireline.connections.models import HEALTHY, UNKNOWN
 from fireline.connections.schemas import ConnectionCreate, ConnectionUpdate, TeamReference
 from fireline.connections.tools import Tools
-from fireline.core.errors import AccessDeniedError, ApiError, ConflictError, NotFoundError
+from fireline.core.errors import (
+    AccessDeniedError,
+    ApiError,
+    ConflictError,
+    NotFoundError,
+    validation_message,
+)
 from fireline.integrations import registry
 from fireline.integrations.aws.setup import setup_info
 from fireline.integrations.base import Integration
@@ -192,7 +198,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     found: dict[str, str] = {}
     for item in exc.errors(include_input=False, include_url=False):
         where = str(item["loc"][0]) if item["loc"] else ""
-        found.setdefault(where if where in {"name", "teams"} else "", item["msg"])
+        found.setdefault(where if where in {"name", "teams"} else "", validation_message(item))
     return found
 
 

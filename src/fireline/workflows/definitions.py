@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fireline.core.errors import InvalidInputError
+from fireline.core.errors import InvalidInputError, located_messages
 from fireline.integrations import registry
 from fireline.workflows import templates
 from fireline.workflows.builtins import BUILTINS
@@ -173,14 +173,6 @@ def find_action(key: str) -> ActionSpec | None:
     return ActionSpec(key, action.input, action.idempotent, False, slug)
 
 
-def _errors(exc: ValidationError, prefix: str) -> list[str]:
-    out = []
-    for item in exc.errors(include_input=False, include_url=False):
-        location = ".".join(str(part) for part in item["loc"])
-        out.append(f"{prefix}{'.' + location if location else ''}: {item['msg']}")
-    return out
-
-
 def _check_inputs(step: Step, spec: ActionSpec) -> list[str]:
     prefix = f"steps.{step.id}.with"
     try:
@@ -192,12 +184,8 @@ def _check_inputs(step: Step, spec: ActionSpec) -> list[str]:
     try:
         spec.input.model_validate(fixed)
     except ValidationError as exc:
-        errors = []
-        for item in exc.errors(include_input=False, include_url=False):
-            if item["loc"] and item["loc"][0] in templated:
-                continue  # rendered at run time, checked then
-            location = ".".join(str(part) for part in item["loc"])
-            errors.append(f"{prefix}{'.' + location if location else ''}: {item['msg']}")
+        # A templated input is rendered at run time and checked then.
+        errors = located_messages(exc, prefix, skip=lambda loc: bool(loc) and loc[0] in templated)
         return errors
     return []
 
@@ -208,7 +196,7 @@ def parse(data: Mapping[str, Any]) -> Definition:
         definition = Definition.model_validate(dict(data))
     except ValidationError as exc:
         raise InvalidInputError("Invalid workflow definition",
-                                errors=_errors(exc, "incident_workflow")) from None
+                                errors=located_messages(exc, "incident_workflow")) from None
     errors = []
     for step in definition.steps:
         spec = find_action(step.action)
