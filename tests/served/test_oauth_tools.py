@@ -10,10 +10,13 @@ manually started workflow. Finally the connection is reconnected while the provi
 token that is about to expire: the served process's own health monitor refreshes it (a
 `refresh_token` grant the provider records), the connection stays Healthy, and the actions
 succeed again with the refreshed token (GitHub and Slack kill the token they replace).
+Slack's flow is also clicked through in Chromium, its requests for slack.com answered by the
+fake.
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +30,7 @@ import httpcore
 import httpx
 import pytest
 import trustme
+from playwright.sync_api import Route, expect
 
 from tests.integrations.fakes._oauth import AuthorizationServer, Grant, Issued
 from tests.integrations.fakes.confluence import FakeAtlassian, FakePage, FakeSite
@@ -34,6 +38,7 @@ from tests.integrations.fakes.entra_id import FakeMicrosoft, FakeUser
 from tests.integrations.fakes.github import FakeCommit, FakeGitHub, FakeRepo
 from tests.integrations.fakes.slack import FakeChannel, FakeSlack
 from tests.integrations.support import ca_bundle, serve
+from tests.served import web
 from tests.served.conftest import base_env
 from tests.served.harness import Served, wait_until
 
@@ -431,3 +436,56 @@ def test_confluence_with_several_granted_sites_asks_which_one_on_the_connections
     finally:
         fake.granted = (SITE,)
         del fake.sites[other]
+
+
+def test_slack_connects_in_chromium_through_the_redirect_flow(
+    running: Running, chromium: web.Chromium
+) -> None:
+    """The product text's Slack flow clicked in a real browser: Add Connection, Add, Slack's
+    consent (the fake, reached by Chromium for slack.com), back to the connection's page,
+    Connected and Healthy."""
+    case = next(c for c in CASES if c.slug == "slack")
+    served = running.served
+    web.remember_secret(case.client_secret, "Slack's client secret")
+    web.remember_secret(served.owner_password, "the owner's password")
+    context = chromium.new_context(served.base_url)
+    provider = _provider_browser(running.routes, running.ca)
+    try:
+        def at_provider(route: Route) -> None:
+            # Chromium's request for slack.com is answered by the fake, redirect and all.
+            request = route.request
+            answer = provider.request(request.method, request.url,
+                                      content=request.post_data_buffer)
+            route.fulfill(status=answer.status_code, body=answer.content, headers={
+                name: value for name, value in answer.headers.items()
+                if name.lower() not in {"content-length", "content-encoding"}})
+
+        for host in case.hosts:
+            context.route(re.compile(rf"^https://{re.escape(host)}/"), at_provider)
+        page = context.new_page()
+        page.goto("/")
+        web.sign_in(page, served.owner_email, served.owner_password)
+        menu = page.get_by_role("navigation", name="Main")
+        menu.get_by_text("Integrations", exact=True).click()
+        menu.get_by_role("link", name="Workflow Integrations").click()
+        page.get_by_role("link", name="Add Connection to Slack Bot Integration").click()
+        hint = page.get_by_text("you are taken to Slack Bot Integration to authorize")
+        expect(hint).to_be_visible()
+        web.check_page(page, "integrations-new-slack")
+        name = "Incident channel (browser)"
+        page.get_by_label("Connection Name").fill(name)
+        page.get_by_role("button", name="Add", exact=True).click()
+
+        expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+        assert page.url.startswith(f"{served.base_url}/integrations/"), page.url
+        expect(page.locator("dt:text-is('Authorization') + dd")).to_have_text("Connected")
+        expect(page.locator("#status")).to_contain_text("Healthy")
+        web.check_page(page, "integrations-connection-slack")
+        exchange = running.fakes["slack"].oauth.token_requests[-1]
+        assert exchange.get("grant_type") == "authorization_code"
+        stored = next(c for c in served.connections("slack") if c["name"] == name)
+        assert stored["oauth_state"] == "connected"
+    finally:
+        provider.close()
+        if chromium.running:
+            context.close()
