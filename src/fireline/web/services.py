@@ -1,9 +1,12 @@
 """Pages of the services domain (see DESIGN.md, the web app): the service list, a service
 with its integrations and open incidents, and an integration with its Events API routing key.
 
-Read-only for now, and read through the functions the REST views call. The routing key is
-shown where the API's own integration body shows it (`shapes.integration_body`), so the page
-and the API cannot disagree about who sees it.
+Pages read and write through the functions the REST views call, with the same checks: the
+API's request schemas validate a form (a refused one comes back with status 400, what was typed
+kept and each message beside its field) and `access.require_service_admin` decides who may add
+services and integrations (a refusal is the 403 page). The routing key is shown where the API's
+own integration body shows it (`shapes.integration_body`), so the page and the API cannot
+disagree about who sees it.
 """
 
 from __future__ import annotations
@@ -12,25 +15,29 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts.permissions import Principal, Session
+from fireline.core.errors import AccessDeniedError, ConflictError, validation_message
 from fireline.core.pagination import PageParams, Pagination
 from fireline.incidents import access, catalog, listing, shapes
 from fireline.incidents.models import Incident, ServiceIntegration
-from fireline.web.frame import CurrentViewer, render
+from fireline.incidents.schemas import IntegrationFields, ServiceFields
+from fireline.web.frame import CurrentViewer, Viewer, redirect, render
 from fireline.web.incidents import NEWEST_FIRST, list_url
 from fireline.web.incidents import STATUS_TONES as INCIDENT_TONES
+from fireline.web.settings import FormState
 
 router = APIRouter(include_in_schema=False)
 
 SERVICE_TONES = {"active": "healthy", "warning": "unhealthy", "critical": "unhealthy",
                  "maintenance": "unknown", "disabled": "unknown"}
-INTEGRATION_TYPES = {"events_api_v2_inbound_integration": "Events API v2",
-                     "app_integration": "App (OAuth)"}
+EVENTS_API_V2 = "events_api_v2_inbound_integration"
+INTEGRATION_TYPES = {EVENTS_API_V2: "Events API v2", "app_integration": "App (OAuth)"}
 OPEN_STATUSES = ["triggered", "acknowledged"]
 OPEN_INCIDENTS_SHOWN = 25
 # The README's quick-start event.
@@ -77,6 +84,33 @@ async def open_incident_counts(
     return {service_id: int(count) for service_id, count in await session.execute(statement)}
 
 
+def may_manage_services(principal: Principal) -> bool:
+    """Whether the REST API would let `principal` add services and integrations."""
+    try:
+        access.require_service_admin(principal)
+    except AccessDeniedError:
+        return False
+    return True
+
+
+def _refused(values: dict[str, str], exc: ValidationError) -> FormState:
+    """The schema's messages beside the fields they name; any other above the form."""
+    errors: dict[str, str] = {}
+    for item in exc.errors(include_input=False, include_url=False):
+        where = str(item["loc"][0]) if item["loc"] else ""
+        errors.setdefault(where if where in values else "", validation_message(item))
+    message = errors.pop("", None)
+    return FormState(values, errors, message)
+
+
+async def _start_over(session: AsyncSession, viewer: Viewer) -> None:
+    """As the settings pages do before showing a refused form again: drop what the attempt
+    left in the session (a lost race for a name fails mid-flush) and reload the signed-in
+    user, whom the rollback expired and the layout shows."""
+    await session.rollback()
+    await session.refresh(viewer.user)
+
+
 @router.get("/services")
 async def service_list(
     request: Request, viewer: CurrentViewer, session: Session, page: Pagination
@@ -90,16 +124,48 @@ async def service_list(
 
     return render(
         request, "services/list.html", viewer=viewer, services=found.items, counts=counts,
-        tones=SERVICE_TONES,
+        tones=SERVICE_TONES, may_add=may_manage_services(viewer.principal),
         previous_url=at_offset(max(page.offset - page.limit, 0)) if page.offset else None,
         next_url=at_offset(page.offset + page.limit) if found.more else None,
     )
 
 
-@router.get("/services/{service_id}")
-async def service_page(
-    service_id: str, request: Request, viewer: CurrentViewer, session: Session
-) -> Response:
+def _new_service_page(request: Request, viewer: Viewer, form: FormState,
+                      status_code: int = 200) -> HTMLResponse:
+    return render(request, "services/new.html", status_code, viewer=viewer, form=form)
+
+
+# Before `/services/{service_id}`, which would otherwise take "new" for an id.
+@router.get("/services/new")
+async def new_service_page(request: Request, viewer: CurrentViewer) -> HTMLResponse:
+    access.require_service_admin(viewer.principal)
+    return _new_service_page(request, viewer, FormState())
+
+
+@router.post("/services/new")
+async def create_service(request: Request, viewer: CurrentViewer, session: Session,
+                         name: str = Form(""), description: str = Form("")) -> Response:
+    access.require_service_admin(viewer.principal)
+    values = {"name": name, "description": description}
+    try:
+        # A form has no null: an empty description is none, as the API's omitted field.
+        data = ServiceFields(name=name.strip(), description=description.strip() or None)
+    except ValidationError as exc:
+        return _new_service_page(request, viewer, _refused(values, exc), 400)
+    try:
+        service = await catalog.create_service(session=session, data=data)
+    except ConflictError as error:  # the only conflict `create_service` knows: a taken name
+        await _start_over(session, viewer)
+        form = FormState(values, {"name": "; ".join(error.errors) or error.message})
+        return _new_service_page(request, viewer, form, 400)
+    await session.commit()
+    return redirect(request, f"/services/{service.id}",
+                    flash=f"Service “{service.name}” created")
+
+
+async def _service_page(request: Request, viewer: Viewer, session: AsyncSession,
+                        service_id: str, form: FormState | None = None,
+                        status_code: int = 200) -> HTMLResponse:
     service = await catalog.get_service(session=session, service_id=service_id)
     integrations = await catalog.integrations_of(session=session, service_ids=[service.id])
     open_incidents = await listing.list_incidents(
@@ -109,12 +175,40 @@ async def service_page(
         params=PageParams(limit=OPEN_INCIDENTS_SHOWN))
     base = _base(request)
     return render(
-        request, "services/detail.html", viewer=viewer, service=service, tones=SERVICE_TONES,
-        incident_tones=INCIDENT_TONES,
+        request, "services/detail.html", status_code, viewer=viewer, service=service,
+        tones=SERVICE_TONES, incident_tones=INCIDENT_TONES,
         integrations=[integration_row(base, item) for item in integrations[service.id]],
         open_incidents=open_incidents.items, more_open=open_incidents.more,
         incidents_url=list_url(service_id=service.id),
+        may_add=may_manage_services(viewer.principal),
+        form=form or FormState({"name": INTEGRATION_TYPES[EVENTS_API_V2]}),
     )
+
+
+@router.get("/services/{service_id}")
+async def service_page(
+    service_id: str, request: Request, viewer: CurrentViewer, session: Session
+) -> Response:
+    return await _service_page(request, viewer, session, service_id)
+
+
+@router.post("/services/{service_id}/integrations")
+async def create_integration(
+    service_id: str, request: Request, viewer: CurrentViewer, session: Session,
+    name: str = Form(""),
+) -> Response:
+    access.require_service_admin(viewer.principal)
+    values = {"name": name}
+    try:
+        data = IntegrationFields(type=EVENTS_API_V2, name=name.strip())
+    except ValidationError as exc:
+        return await _service_page(request, viewer, session, service_id,
+                                   _refused(values, exc), 400)
+    integration = await catalog.create_integration(session=session, service_id=service_id,
+                                                   data=data)
+    await session.commit()
+    return redirect(request, f"/services/{service_id}/integrations/{integration.id}",
+                    flash=f"Integration “{integration.name}” added")
 
 
 @router.get("/services/{service_id}/integrations/{integration_id}")
