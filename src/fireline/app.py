@@ -37,7 +37,7 @@ from fireline.oauth import views as oauth_views
 from fireline.settings import Settings
 from fireline.vault.keyring import Keyring, load_keyring
 from fireline.vault.sealing import Vault
-from fireline.web import assets, frame, pages
+from fireline.web import assets, frame, pages, workflow_editor
 from fireline.web import connections as connection_pages
 from fireline.web import incidents as incident_pages
 from fireline.web import oauth as oauth_pages
@@ -151,8 +151,9 @@ def create_app(
     app.include_router(oauth_views.router)
     app.include_router(oauth_pages.router)
     app.include_router(pages.router)
-    for domain in (connection_pages, incident_pages, service_pages, workflow_pages,
-                   settings_pages):
+    # The editor before the workflow pages: `/incident_workflows/new` is not a workflow id.
+    for domain in (connection_pages, incident_pages, service_pages, workflow_editor,
+                   workflow_pages, settings_pages):
         app.include_router(domain.router)
     return app
 

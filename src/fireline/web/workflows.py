@@ -26,6 +26,7 @@ from fireline.incidents import access, catalog
 from fireline.incidents.models import Incident
 from fireline.integrations import registry
 from fireline.web.frame import CurrentViewer, is_htmx, redirect, render
+from fireline.web.workflow_editor import may_author
 from fireline.workflows import definitions, service
 from fireline.workflows.definitions import Step
 from fireline.workflows.models import RUN_TERMINAL, Run, RunStep, Workflow
@@ -134,6 +135,7 @@ async def workflow_list(
 
     return render(
         request, "workflows/list.html", viewer=viewer, tones=RUN_TONES,
+        may_edit=await may_author(session, viewer.principal),
         workflows=[(item, trigger_label(item)) for item in found.items],
         last_runs=await last_runs(session, viewer.principal, [w.id for w in found.items]),
         previous_url=at_offset(max(page.offset - page.limit, 0)) if page.offset else None,
@@ -154,6 +156,7 @@ async def workflow_page(
     services = await catalog.services_by_id(session=session, ids=trigger.get("services", []))
     return render(
         request, "workflows/detail.html", viewer=viewer, workflow=workflow,
+        may_edit=await may_author(session, viewer.principal),
         trigger=trigger, trigger_label=trigger_label(workflow),
         trigger_services=list(services.values()), timeout_seconds=definition.timeout_seconds,
         steps=[step_row(step, definition.needs_of(step)) for step in definition.steps],

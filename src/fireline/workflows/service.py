@@ -87,6 +87,22 @@ async def resolve_connection(
     return connection, teams
 
 
+async def selectable_connections(
+    *, session: AsyncSession, editor: Editor, integration: str
+) -> list[Connection]:
+    """The tool's connections `editor` may pick for a step (ACL-1), by name: the editor's
+    picker offers exactly what `check_connections` accepts."""
+    found = list(await session.scalars(select(Connection).where(
+        Connection.integration == integration).order_by(Connection.name, Connection.id)))
+    teams: dict[str, list[str]] = {connection.id: [] for connection in found}
+    if found:
+        for connection_id, team_id in await session.execute(
+                select(ConnectionTeam.connection_id, ConnectionTeam.team_id)
+                .where(ConnectionTeam.connection_id.in_(list(teams)))):
+            teams[connection_id].append(team_id)
+    return [connection for connection in found if editor.may_select(teams[connection.id])]
+
+
 async def check_connections(
     *, session: AsyncSession, editor: Editor, definition: Definition
 ) -> None:
