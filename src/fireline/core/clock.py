@@ -19,3 +19,17 @@ def isoformat(value: datetime) -> str:
     # datetime.isoformat is C and faster than strftime; lists call this a lot. Its first 19
     # characters are the date and time, without any offset.
     return value.isoformat(timespec="seconds")[:19] + "Z"
+
+
+def utc_bound(value: datetime | None) -> datetime | None:
+    """A query's time bound in UTC; a naive one is taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # Within a day of the calendar's ends (year 1 or 9999 with an offset): in UTC it is
+        # before or after every stored time, as the calendar's first or last instant is.
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)

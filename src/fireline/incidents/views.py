@@ -6,13 +6,14 @@ and shapes the answer. List filters use PagerDuty's bracketed names (`statuses[]
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
 from fireline.accounts.models import User
 from fireline.accounts.permissions import CurrentPrincipal, Principal, Session
+from fireline.core.clock import utc_bound
 from fireline.core.errors import InvalidInputError
 from fireline.core.pagination import Pagination
 from fireline.incidents import access, catalog, lifecycle, listing, shapes, timeline
@@ -157,7 +158,8 @@ async def list_incidents(
 ) -> dict[str, Any]:
     filters = listing.IncidentFilters(
         statuses=statuses, service_ids=service_ids, team_ids=team_ids, user_ids=user_ids,
-        urgencies=urgencies, incident_key=incident_key, since=_utc(since), until=_utc(until),
+        urgencies=urgencies, incident_key=incident_key, since=utc_bound(since),
+        until=utc_bound(until),
         sort_by=[part for item in sort_by for part in item.split(",") if part],
     )
     found = await listing.list_incidents(
@@ -272,7 +274,7 @@ async def _log_entries(
 ) -> dict[str, Any]:
     found, incidents = await timeline.list_log_entries(
         session=session, principal=principal, params=page, incident_id=incident_id,
-        since=_utc(since), until=_utc(until), is_overview=is_overview)
+        since=utc_bound(since), until=utc_bound(until), is_overview=is_overview)
     wanted = frozenset(include)
     return found.body("log_entries", [
         shapes.log_entry_body(_base(request), entry, incidents[entry.incident_id],
@@ -309,17 +311,4 @@ async def get_log_entry(
         session=session, principal=principal, entry_id=entry_id)
     return {"log_entry": shapes.log_entry_body(_base(request), entry, incident,
                                                include=frozenset(include))}
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        # Within a day of the calendar's ends (year 1 or 9999 with an offset): in UTC it is
-        # before or after every stored time, as the calendar's first or last instant is.
-        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 

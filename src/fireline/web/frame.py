@@ -126,7 +126,9 @@ def wants_page(request: Request) -> bool:
 def render(request: Request, name: str, status_code: int = 200, *,
            viewer: Viewer | None = None, **context: Any) -> HTMLResponse:
     """Renders a template in the layout; a flash message left by the last redirect shows once."""
-    flash = _read_flash(request)
+    # Only a whole page shows (and so uses up) a flash: a polled table or a form htmx swaps
+    # in could land between a redirect and the page it leads to, and swallow its message.
+    flash = None if is_htmx(request) else _read_flash(request)
     response = templates.TemplateResponse(request, name, {
         "viewer": viewer, "user": viewer.user if viewer else context.pop("user", None),
         "csrf_token": viewer.csrf_token if viewer else context.pop("csrf_token", ""),
