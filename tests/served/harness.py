@@ -191,14 +191,17 @@ class Served:
         assert response.status_code == 201, response.text
         return response.json()["incident"]  # type: ignore[no-any-return]
 
+    def save_workflow(self, definition: dict[str, Any]) -> str:
+        """A new workflow's id (manual unless the definition gives a trigger)."""
+        saved = self.http.post("/api/incident_workflows", json={"incident_workflow": {
+            "trigger": {"type": "manual"}, **definition}})
+        assert saved.status_code == 201, saved.text
+        return str(saved.json()["incident_workflow"]["id"])
+
     def run_workflow(self, definition: dict[str, Any], *, title: str,
                      timeout: float = 60.0) -> dict[str, Any]:
         """Saves a manual workflow, starts it on a new incident, and waits for its end."""
-        saved = self.http.post("/api/incident_workflows",
-                               json={"incident_workflow": {"trigger": {"type": "manual"},
-                                                           **definition}})
-        assert saved.status_code == 201, saved.text
-        workflow_id = saved.json()["incident_workflow"]["id"]
+        workflow_id = self.save_workflow(definition)
         incident = self.incident(title)
         started = self.http.post(f"/api/incident_workflows/{workflow_id}/instances", json={
             "incident_workflow_instance": {
@@ -245,6 +248,14 @@ class Served:
         assert shown, made.text
         found = self.http.get("/api/users", params={"query": email}).json()["users"]
         return found[0]["id"], html.unescape(shown.group(1))
+
+    def add_team_manager(self, team: str) -> tuple[str, str, str]:
+        """A new team and its new manager: the team's id, the manager's email and password."""
+        team_id = self.add_team(team)
+        email = f"manager-{team_id.lower()}@example.com"
+        user_id, password = self.add_user(f"Manager of {team}", email)
+        self.add_member(team_id, user_id, TeamRole.MANAGER)
+        return team_id, email, password
 
     def add_member(self, team_id: str, user_id: str, role: TeamRole) -> None:
         with closing(self.browser()) as browser:

@@ -12,7 +12,6 @@ import secrets
 
 from playwright.sync_api import Locator, Page, expect
 
-from fireline.accounts.roles import TeamRole
 from tests.integrations.fakes import elasticsearch as fake
 from tests.served import web
 from tests.served.cases.elasticsearch import CASE as ELASTICSEARCH
@@ -120,10 +119,7 @@ def test_a_connection_restricted_to_one_team_is_hidden_from_another_teams_manage
     suffix = secrets.token_hex(3)
     managers = {}
     for team in (f"Payments {suffix}", f"Search {suffix}"):
-        team_id = served.add_team(team)
-        email = f"manager-{team_id.lower()}@example.com"
-        user_id, password = served.add_user(f"Manager of {team}", email)
-        served.add_member(team_id, user_id, TeamRole.MANAGER)
+        _, email, password = served.add_team_manager(team)
         managers[team] = (email, web.remember_secret(password, f"{team}'s manager's password"))
     payments, search = managers
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from fireline.accounts.roles import TeamRole
 from tests.served import web
 from tests.served.cases.elasticsearch import CASE as ELASTICSEARCH
 from tests.served.harness import Served
@@ -102,13 +101,10 @@ def test_a_step_the_tool_refuses_shows_its_scrubbed_error_on_the_run_page(
     suffix = secrets.token_hex(3)
     connection_id = _es_connection(served, f"Bad queries {suffix}")
     name = f"Broken EQL {suffix}"
-    saved = served.http.post("/api/incident_workflows", json={"incident_workflow": {
-        "name": name, "trigger": {"type": "manual"}, "steps": [{
-            "id": "search", "action": "elasticsearch.search_logs",
-            "connection": connection_id, "retry": {"max_attempts": 1},
-            "with": {"index_pattern": "logs-*", "query_type": "eql",
-                     "query": "not eql at all"}}]}})
-    assert saved.status_code == 201, saved.text
+    served.save_workflow({"name": name, "steps": [{
+        "id": "search", "action": "elasticsearch.search_logs", "connection": connection_id,
+        "retry": {"max_attempts": 1},
+        "with": {"index_pattern": "logs-*", "query_type": "eql", "query": "not eql at all"}}]})
     incident = served.incident(f"Search fails {suffix}")
 
     page = signed_in_page
@@ -122,25 +118,16 @@ def test_a_team_manager_picks_only_connections_they_may_select(
     signed_in_page: Page, served: Served
 ) -> None:
     suffix = secrets.token_hex(3)
-    teams = {}
-    for team in (f"Payments {suffix}", f"Search {suffix}"):
-        teams[team] = served.add_team(team)
-    payments, search = teams
-    hidden = f"Payments logs {suffix}"
-    hidden_id = _es_connection(served, hidden, teams=[{"id": teams[payments],
-                                                       "type": "team_reference"}])
-    theirs_too = f"Search logs {suffix}"  # scoped to their team: theirs to select
-    _es_connection(served, theirs_too, teams=[{"id": teams[search], "type": "team_reference"}])
-    email = f"manager-{suffix}@example.com"
-    user_id, password = served.add_user(f"Manager of {search}", email)
-    served.add_member(teams[search], user_id, TeamRole.MANAGER)
+    payments = served.add_team(f"Payments {suffix}")
+    search, email, password = served.add_team_manager(f"Search {suffix}")
     web.remember_secret(password, "the manager's password")
+    hidden = f"Payments logs {suffix}"
+    hidden_id = _es_connection(served, hidden, teams=[{"id": payments, "type": "team_reference"}])
+    theirs_too = f"Search logs {suffix}"  # scoped to their team: theirs to select
+    _es_connection(served, theirs_too, teams=[{"id": search, "type": "team_reference"}])
     theirs = f"Search team's workflow {suffix}"
-    saved = served.http.post("/api/incident_workflows", json={"incident_workflow": {
-        "name": theirs, "trigger": {"type": "manual"},
-        "steps": [{"id": "n", "action": "fireline.noop"}]}})
-    assert saved.status_code == 201, saved.text
-    workflow_id = saved.json()["incident_workflow"]["id"]
+    workflow_id = served.save_workflow(
+        {"name": theirs, "steps": [{"id": "n", "action": "fireline.noop"}]})
 
     context = web.CHROMIUM.new_context(served.base_url)
     try:
@@ -170,11 +157,8 @@ def test_a_team_manager_picks_only_connections_they_may_select(
 
 def test_the_yaml_view_round_trips_a_new_name(signed_in_page: Page, served: Served) -> None:
     name = f"Round trip {secrets.token_hex(3)}"
-    saved = served.http.post("/api/incident_workflows", json={"incident_workflow": {
-        "name": name, "trigger": {"type": "manual"},
-        "steps": [{"id": "n", "action": "fireline.noop"}]}})
-    assert saved.status_code == 201, saved.text
-    workflow_id = saved.json()["incident_workflow"]["id"]
+    workflow_id = served.save_workflow(
+        {"name": name, "steps": [{"id": "n", "action": "fireline.noop"}]})
     page = signed_in_page
     page.goto(f"/incident_workflows/{workflow_id}")
     page.get_by_role("link", name="Edit as YAML").click()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -110,6 +111,16 @@ async def current_viewer(request: Request, session: Session) -> Viewer:
 
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+def permits(check: Callable[[Principal], None], principal: Principal) -> bool:
+    """Whether an API rule (one that raises AccessDeniedError) lets `principal` through:
+    a page shows a button only where the API would accept what it sends."""
+    try:
+        check(principal)
+    except AccessDeniedError:
+        return False
+    return True
 
 
 def is_htmx(request: Request) -> bool:

@@ -36,7 +36,6 @@ from fireline.accounts.permissions import Principal, Session
 from fireline.accounts.service import InvalidFieldError
 from fireline.core.clock import utc_bound, utcnow
 from fireline.core.errors import (
-    AccessDeniedError,
     ArgumentsCausedError,
     InvalidInputError,
     NotFoundError,
@@ -50,7 +49,7 @@ from fireline.incidents.responders import ResponderRequestCreate
 from fireline.incidents.schemas import BulkIncidentUpdate, IncidentChanges, NoteFields, Urgency
 
 # The REST list's own conversion of `since`/`until` to UTC: the page must not disagree.
-from fireline.web.frame import CurrentViewer, Viewer, is_htmx, redirect, render
+from fireline.web.frame import CurrentViewer, Viewer, is_htmx, permits, redirect, render
 from fireline.web.settings import FormState
 
 router = APIRouter(include_in_schema=False)
@@ -177,15 +176,6 @@ def _input_value(text: str, bound: datetime | None) -> str:
     return bound.strftime("%Y-%m-%dT%H:%M:%S" if bound.second else "%Y-%m-%dT%H:%M")
 
 
-def may_change_incidents(principal: Principal) -> bool:
-    """Whether the REST API would let `principal` change incidents."""
-    try:
-        access.require_incident_writer(principal)
-    except AccessDeniedError:
-        return False
-    return True
-
-
 @router.get("/incidents")
 async def incident_list(
     request: Request, viewer: CurrentViewer, session: Session, page: Pagination,
@@ -222,7 +212,8 @@ async def incident_list(
         "incidents": found.items if found else [], "searched": found is not None,
         "tones": STATUS_TONES, "recent_days": RECENT.days, "recent_only": recent_only,
         "default_limit": DEFAULT_LIMIT,
-        "may_change": may_change_incidents(viewer.principal), "here_url": query.url(),
+        "may_change": permits(access.require_incident_writer, viewer.principal),
+        "here_url": query.url(),
         "newer_url": query.url(offset=max(query.offset - query.limit, 0))
         if query.offset and found else None,
         "older_url": query.url(offset=query.offset + query.limit)
@@ -312,7 +303,7 @@ async def incident_page(
 ) -> Response:
     incident = await access.visible_incident(
         session=session, principal=viewer.principal, incident_id=incident_id)
-    if may_change_incidents(viewer.principal) and not await catalog.priorities(
+    if permits(access.require_incident_writer, viewer.principal) and not await catalog.priorities(
             session=session, seed=False):
         # First use, as `GET /api/priorities` seeds them: in a transaction of its own, since
         # this GET's session only reads; then a new snapshot sees them.
@@ -348,7 +339,7 @@ async def incident_context(
     def at_offset(offset: int) -> str:
         return f"{page_url}?timeline_offset={offset}#timeline" if offset else f"{page_url}#timeline"
 
-    may_change = may_change_incidents(principal)
+    may_change = permits(access.require_incident_writer, principal)
     defaults = {name: ActionForm() for name in _ACTIONS} | {
         "assign": ActionForm(chosen=[item.user_id for item in incident.assignments]),
         "urgency": ActionForm({"urgency": incident.urgency}),

@@ -22,12 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts.permissions import Principal, Session
-from fireline.core.errors import AccessDeniedError, ConflictError, validation_message
+from fireline.core.errors import ConflictError, validation_message
 from fireline.core.pagination import PageParams, Pagination
 from fireline.incidents import access, catalog, listing, shapes
 from fireline.incidents.models import Incident, ServiceIntegration
 from fireline.incidents.schemas import IntegrationFields, ServiceFields
-from fireline.web.frame import CurrentViewer, Viewer, redirect, render
+from fireline.web.frame import CurrentViewer, Viewer, permits, redirect, render
 from fireline.web.incidents import NEWEST_FIRST, list_url
 from fireline.web.incidents import STATUS_TONES as INCIDENT_TONES
 from fireline.web.settings import FormState
@@ -84,15 +84,6 @@ async def open_incident_counts(
     return {service_id: int(count) for service_id, count in await session.execute(statement)}
 
 
-def may_manage_services(principal: Principal) -> bool:
-    """Whether the REST API would let `principal` add services and integrations."""
-    try:
-        access.require_service_admin(principal)
-    except AccessDeniedError:
-        return False
-    return True
-
-
 def _refused(values: dict[str, str], exc: ValidationError) -> FormState:
     """The schema's messages beside the fields they name; any other above the form."""
     errors: dict[str, str] = {}
@@ -124,7 +115,7 @@ async def service_list(
 
     return render(
         request, "services/list.html", viewer=viewer, services=found.items, counts=counts,
-        tones=SERVICE_TONES, may_add=may_manage_services(viewer.principal),
+        tones=SERVICE_TONES, may_add=permits(access.require_service_admin, viewer.principal),
         previous_url=at_offset(max(page.offset - page.limit, 0)) if page.offset else None,
         next_url=at_offset(page.offset + page.limit) if found.more else None,
     )
@@ -180,7 +171,7 @@ async def _service_page(request: Request, viewer: Viewer, session: AsyncSession,
         integrations=[integration_row(base, item) for item in integrations[service.id]],
         open_incidents=open_incidents.items, more_open=open_incidents.more,
         incidents_url=list_url(service_id=service.id),
-        may_add=may_manage_services(viewer.principal),
+        may_add=permits(access.require_service_admin, viewer.principal),
         form=form or FormState({"name": INTEGRATION_TYPES[EVENTS_API_V2]}),
     )
 

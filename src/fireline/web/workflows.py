@@ -19,13 +19,13 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts.permissions import Principal, Session
-from fireline.core.errors import AccessDeniedError, InvalidInputError
+from fireline.core.errors import InvalidInputError
 from fireline.core.pagination import PageParams, Pagination
 from fireline.core.redaction import registry as secrets_registry
 from fireline.incidents import access, catalog
 from fireline.incidents.models import Incident
 from fireline.integrations import registry
-from fireline.web.frame import CurrentViewer, is_htmx, redirect, render
+from fireline.web.frame import CurrentViewer, is_htmx, permits, redirect, render
 from fireline.web.workflow_editor import may_author
 from fireline.workflows import definitions, service
 from fireline.workflows.definitions import Step
@@ -201,7 +201,7 @@ async def run_page(
         tones=RUN_TONES, finished=finished, poll_seconds=RUN_POLL_SECONDS,
         steps=[RunStepRow(step, shown_json(step.inputs), shown_json(step.output))
                for step in steps],
-        may_cancel=not finished and _may_change_incidents(viewer.principal),
+        may_cancel=not finished and permits(access.require_incident_writer, viewer.principal),
     )
 
 
@@ -213,14 +213,6 @@ async def cancel_run(
                                    request_id=getattr(request.state, "request_id", None))
     await session.commit()
     return redirect(request, f"/incident_workflow_runs/{run.id}", flash="Run cancelled")
-
-
-def _may_change_incidents(principal: Principal) -> bool:
-    try:
-        access.require_incident_writer(principal)
-    except AccessDeniedError:
-        return False
-    return True
 
 
 async def startable(session: AsyncSession, principal: Principal) -> list[Workflow]:
