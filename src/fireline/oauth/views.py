@@ -141,7 +141,7 @@ async def metadata(request: Request) -> dict[str, Any]:
     }
 
 
-def _require_admin(principal: Principal) -> None:
+def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise AccessDeniedError("Only admins and the account owner manage OAuth apps")
 
@@ -167,7 +167,7 @@ def app_body(app: OAuthApp, *, client_secret: str | None = None) -> dict[str, An
 @router.post("/api/oauth_apps", status_code=201)
 async def create_app(body: AppCreate, request: Request, principal: CurrentPrincipal,
                      session: Session) -> dict[str, Any]:
-    _require_admin(principal)
+    require_admin(principal)
     fields = body.oauth_app
     app, secret = await service.create_app(
         session=session, actor=principal.user, request_id=request_id(request),
@@ -179,20 +179,20 @@ async def create_app(body: AppCreate, request: Request, principal: CurrentPrinci
 
 @router.get("/api/oauth_apps")
 async def list_apps(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    _require_admin(principal)
+    require_admin(principal)
     return {"oauth_apps": [app_body(app) for app in await service.list_apps(session=session)]}
 
 
 @router.get("/api/oauth_apps/{app_id}")
 async def get_app(app_id: str, principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    _require_admin(principal)
+    require_admin(principal)
     return {"oauth_app": app_body(await service.get_app(session=session, app_id=app_id))}
 
 
 @router.patch("/api/oauth_apps/{app_id}")
 async def update_app(app_id: str, body: AppUpdate, request: Request,
                      principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    _require_admin(principal)
+    require_admin(principal)
     app = await service.set_app_disabled(
         session=session, actor=principal.user, app_id=app_id,
         disabled=body.oauth_app.disabled, request_id=request_id(request))
@@ -203,7 +203,7 @@ async def update_app(app_id: str, body: AppUpdate, request: Request,
 @router.delete("/api/oauth_apps/{app_id}", status_code=204)
 async def delete_app(app_id: str, request: Request, principal: CurrentPrincipal,
                      session: Session) -> Response:
-    _require_admin(principal)
+    require_admin(principal)
     await service.delete_app(session=session, actor=principal.user, app_id=app_id,
                              request_id=request_id(request))
     await session.commit()
