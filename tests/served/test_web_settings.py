@@ -1,10 +1,12 @@
 """Settings in Chromium against `fireline serve`: the owner adds a user (the initial password
 shown once), puts them in a team, the user signs in with it and changes their password; an API
-key is created (shown once), works, and is revoked; a disabled user is signed out. Every page
+key is created (shown once), works, and is revoked; a disabled user is signed out; an OAuth app is registered
+(its secret shown once), disabled and deleted. Every page
 visited passes `web.check_page` (axe, console, CSP, screenshot) and the SEC-1 scan."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import httpx
@@ -111,3 +113,39 @@ def test_an_api_key_is_shown_once_works_and_is_revoked(signed_in_page: Page,
     page.get_by_role("button", name=f"Revoke {name}").click()
     expect(page.get_by_role("status")).to_contain_text("is revoked")
     assert httpx.get(f"{served.base_url}/api/users/me", headers=headers).status_code == 401
+
+
+def test_an_oauth_app_is_registered_with_its_secret_shown_once_then_disabled_and_deleted(
+    signed_in_page: Page, served: Served
+) -> None:
+    page = signed_in_page
+    _open_settings(page, "OAuth apps")
+    web.check_page(page, "settings-oauth-apps")
+    page.get_by_role("link", name="Register app").click()
+    web.check_page(page, "settings-oauth-app-new")
+    name = f"VectorShift {secrets.token_hex(3)}"
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Redirect URIs").fill("http://example.com/callback")  # not https
+    page.get_by_role("button", name="Register app").click()
+    expect(page.locator("#redirect_uris-error")).to_be_visible()
+    web.check_page(page, "settings-oauth-app-refused", status=400)
+    page.get_by_label("Redirect URIs").fill("https://app.example.com/oauth/callback")
+    page.get_by_role("button", name="Register app").click()
+    secret = page.locator("#client-secret").inner_text().strip()
+    web.check_page(page, "settings-oauth-app-created", shows_once=[secret])
+
+    page.get_by_role("link", name="Back to OAuth apps").click()
+    row = page.get_by_role("row").filter(has_text=name)
+    row.get_by_role("button", name=f"Disable {name}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{name} is disabled")
+    page.get_by_role("row").filter(has_text=name).get_by_role(
+        "link", name=f"Delete {name}").click()
+    expect(page.get_by_text("This action cannot be undone")).to_be_visible()
+    web.check_page(page, "settings-oauth-app-delete")
+    page.get_by_role("button", name=re.compile("^Delete")).click()
+    expect(page.get_by_role("status")).to_contain_text(f"{name} is deleted")
+    expect(page.get_by_role("row").filter(has_text=name)).to_have_count(0)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Authorized apps", exact=True).click()
+    web.check_page(page, "settings-authorized-apps")
