@@ -1,8 +1,8 @@
 """Settings in Chromium against `fireline serve`: the owner adds a user (the initial password
 shown once), puts them in a team, the user signs in with it and changes their password; an API
-key is created (shown once), works, and is revoked; a disabled user is signed out; an OAuth app is registered
-(its secret shown once), disabled and deleted. Every page
-visited passes `web.check_page` (axe, console, CSP, screenshot) and the SEC-1 scan."""
+key is created (shown once), works, and is revoked; a disabled user is signed out; an OAuth app
+is registered (its secret shown once), disabled and deleted. Every page visited passes
+`web.check_page` (axe, console, CSP, screenshot) and the SEC-1 scan."""
 
 from __future__ import annotations
 
