@@ -9,22 +9,15 @@ import re
 
 import httpx
 
-from fireline.accounts.permissions import SESSION_COOKIE, csrf_token_for
 from fireline.integrations import registry
 from tests.connections.conftest import ES_HOST, ES_KEY
 from tests.integrations.fakes import elasticsearch as fake_es
+from tests.web.helpers import signed_in
 
-PASSWORD = "a long enough password"
 ROOT = "/integrations/workflow-integrations"
 HTML = {"Accept": "text/html"}
 WRONG_KEY = fake_es.api_key_pair("pd", "wrong-key-7d1c")
 
-
-async def _sign_in(client: httpx.AsyncClient, make_actor, role: str = "admin") -> str:  # type: ignore[no-untyped-def]
-    actor = await make_actor(role, password=PASSWORD)
-    signed = await client.post("/login", data={"email": actor.user.email, "password": PASSWORD})
-    assert signed.status_code == 303
-    return csrf_token_for(client.cookies[SESSION_COOKIE])
 
 
 def _es_form(csrf: str, name: str, key: str, **extra: str) -> dict[str, str]:
@@ -43,7 +36,7 @@ async def _add(client: httpx.AsyncClient, csrf: str, name: str = "Prod logs") ->
 async def test_the_catalog_lists_the_19_tools_with_add_buttons_for_managers(
     client: httpx.AsyncClient, make_actor
 ) -> None:
-    await _sign_in(client, make_actor, "manager")
+    (await signed_in(client, make_actor, "manager"))[1]
     page = await client.get(ROOT, headers=HTML)
     assert page.status_code == 200
     for integration in registry.INTEGRATIONS:
@@ -54,7 +47,7 @@ async def test_the_catalog_lists_the_19_tools_with_add_buttons_for_managers(
 
 async def test_responders_see_the_catalog_read_only(client: httpx.AsyncClient,
                                                     make_actor) -> None:
-    await _sign_in(client, make_actor, "responder")
+    (await signed_in(client, make_actor, "responder"))[1]
     page = await client.get(ROOT, headers=HTML)
     assert page.status_code == 200 and "Add Connection" not in page.text
     refused = await client.get(f"{ROOT}/elasticsearch/connections/new", headers=HTML)
@@ -64,7 +57,7 @@ async def test_responders_see_the_catalog_read_only(client: httpx.AsyncClient,
 async def test_a_refused_key_shows_elasticsearchs_reason_beside_the_field_and_stores_nothing(
     client: httpx.AsyncClient, make_actor
 ) -> None:
-    csrf = await _sign_in(client, make_actor)
+    csrf = (await signed_in(client, make_actor))[1]
     refused = await client.post(f"{ROOT}/elasticsearch/connections",
                                 data=_es_form(csrf, "Prod logs", WRONG_KEY))
     assert refused.status_code == 400
@@ -79,7 +72,7 @@ async def test_a_refused_key_shows_elasticsearchs_reason_beside_the_field_and_st
 
 
 async def test_a_bad_url_is_shown_on_the_url_field(client: httpx.AsyncClient, make_actor) -> None:
-    csrf = await _sign_in(client, make_actor)
+    csrf = (await signed_in(client, make_actor))[1]
     refused = await client.post(f"{ROOT}/elasticsearch/connections",
                                 data=_es_form(csrf, "x", ES_KEY, **{
                                     "configuration.url": "http://plain.example.com"}))
@@ -90,7 +83,7 @@ async def test_a_bad_url_is_shown_on_the_url_field(client: httpx.AsyncClient, ma
 async def test_add_then_table_then_edit_keeps_the_secret_then_verify_and_delete(
     client: httpx.AsyncClient, make_actor
 ) -> None:
-    csrf = await _sign_in(client, make_actor)
+    csrf = (await signed_in(client, make_actor))[1]
     page_url = await _add(client, csrf)
     page = await client.get(page_url, headers=HTML)
     assert page.status_code == 200 and "Healthy" in page.text and "Added" in page.text
@@ -121,7 +114,7 @@ async def test_add_then_table_then_edit_keeps_the_secret_then_verify_and_delete(
 
 async def test_htmx_gets_the_form_alone_and_errors_swap_in(client: httpx.AsyncClient,
                                                            make_actor) -> None:
-    csrf = await _sign_in(client, make_actor)
+    csrf = (await signed_in(client, make_actor))[1]
     htmx = {**HTML, "HX-Request": "true"}
     fragment = await client.get(f"{ROOT}/web_api/connections/new", headers=htmx)
     assert fragment.status_code == 200 and "<html" not in fragment.text
@@ -137,7 +130,7 @@ async def test_htmx_gets_the_form_alone_and_errors_swap_in(client: httpx.AsyncCl
 
 
 async def test_forms_need_the_csrf_token(client: httpx.AsyncClient, make_actor) -> None:
-    await _sign_in(client, make_actor)
+    (await signed_in(client, make_actor))[1]
     forged = await client.post(f"{ROOT}/elasticsearch/connections",
                                data=_es_form("forged", "x", ES_KEY), headers=HTML)
     assert forged.status_code == 403
@@ -146,7 +139,7 @@ async def test_forms_need_the_csrf_token(client: httpx.AsyncClient, make_actor) 
 async def test_aws_shows_the_account_external_id_and_trust_policy_before_the_role_arn(
     client: httpx.AsyncClient, make_actor
 ) -> None:
-    await _sign_in(client, make_actor)
+    (await signed_in(client, make_actor))[1]
     form = await client.get(f"{ROOT}/aws/connections/new", headers=HTML)
     external_id = re.search(r'id="aws-external-id">([0-9a-f]+)<', form.text)
     assert external_id, form.text
@@ -161,7 +154,7 @@ async def test_aws_shows_the_account_external_id_and_trust_policy_before_the_rol
 async def test_selects_for_regions_and_a_hint_that_follows_dynatraces_environment_type(
     client: httpx.AsyncClient, make_actor
 ) -> None:
-    await _sign_in(client, make_actor)
+    (await signed_in(client, make_actor))[1]
     sumo = await client.get(f"{ROOT}/sumo_logic/connections/new", headers=HTML)
     assert re.search(r'<select id="field-configuration-deployment"', sumo.text)
     for tool, field in (("logzio", "region"), ("new_relic", "region")):

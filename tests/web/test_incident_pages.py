@@ -19,21 +19,7 @@ from fireline.core.db import Database
 from fireline.incidents.models import Incident
 from tests.conftest import Actor
 from tests.incidents.helpers import create_incident, create_service, writer_headers
-
-PASSWORD = "a long enough password"
-HTML = {"Accept": "text/html"}
-HTMX = {**HTML, "HX-Request": "true"}
-
-
-async def _sign_in(client: httpx.AsyncClient, actor: Actor) -> str:
-    """Signs in through the form; returns the CSRF token a page carries."""
-    signed = await client.post("/login", data={"email": actor.user.email,
-                                               "password": PASSWORD})
-    assert signed.status_code == 303, signed.text
-    page = await client.get("/incidents", headers=HTML)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found[1]
+from tests.web.helpers import HTML, HTMX, PASSWORD, sign_in
 
 
 async def _incident(client: httpx.AsyncClient, actor: Actor, service_id: str, title: str,
@@ -93,7 +79,7 @@ async def test_the_filters_narrow_the_list_and_paging_keeps_them(
     async with db.transaction() as session:
         await session.execute(update(Incident).where(Incident.id == old["id"])
                               .values(created_at=long_ago))
-    await _sign_in(client, admin)
+    await sign_in(client, admin.user.email)
 
     async def titles(query: str) -> set[str]:
         page = await client.get(f"/incidents?{query}", headers=HTML)
@@ -143,7 +129,7 @@ async def test_a_bad_date_is_a_message_beside_its_field_not_an_error(
     admin: Actor = await make_actor("admin", password=PASSWORD)
     service = await create_service(client, admin)
     await _incident(client, admin, service["id"], "Disk full")
-    await _sign_in(client, admin)
+    await sign_in(client, admin.user.email)
 
     page = await client.get("/incidents?since=yesterday&until=2024-02-30T10:00", headers=HTML)
     assert page.status_code == 400
@@ -162,7 +148,7 @@ async def test_htmx_gets_the_table_alone_and_a_new_incident_appears_in_it(
     admin: Actor = await make_actor("admin", password=PASSWORD)
     service = await create_service(client, admin)
     await _incident(client, admin, service["id"], "Disk full")
-    await _sign_in(client, admin)
+    await sign_in(client, admin.user.email)
 
     page = (await client.get("/incidents?status=triggered", headers=HTML)).text
     poll = re.search(r'<div id="incident-table" hx-get="([^"]+)" hx-trigger="every 5s" '
@@ -190,7 +176,7 @@ async def test_bulk_acknowledge_changes_the_chosen_incidents_only(
     done = await _incident(client, admin, service["id"], "Fire 4")
     await client.put(f"/api/incidents/{done['id']}", headers=writer_headers(admin),
                      json={"incident": {"status": "resolved"}})
-    csrf = await _sign_in(client, responder)
+    csrf = await sign_in(client, responder.user.email)
     back = "/incidents?status=triggered&urgency=high"
 
     answer = await client.post("/incidents/bulk", data={
@@ -240,7 +226,7 @@ async def test_roles_that_may_not_change_incidents_see_no_actions_and_are_refuse
              f"/incidents/{incident['id']}/priority": {"priority_id": ""},
              f"/incidents/{incident['id']}/responders": {"user_id": admin.user.id}}
     for viewer in (observer, restricted):
-        csrf = await _sign_in(client, viewer)
+        csrf = await sign_in(client, viewer.user.email)
         listed = (await client.get("/incidents", headers=HTML)).text
         assert "Disk full" in listed
         assert 'action="/incidents/bulk"' not in listed and 'name="incident_id"' not in listed
@@ -266,7 +252,7 @@ async def test_each_action_changes_the_incident_and_shows_in_the_timeline(
     incident = await _incident(client, admin, service["id"], "Disk full",
                                assignments=_assigned(admin))
     url = f"/incidents/{incident['id']}"
-    csrf = await _sign_in(client, responder)
+    csrf = await sign_in(client, responder.user.email)
     page = (await client.get(url, headers=HTML)).text
     for action in ("notes", "status", "assign", "urgency", "priority", "responders"):
         assert f'action="{url}/{action}"' in page, action
@@ -328,7 +314,7 @@ async def test_refused_input_comes_back_beside_its_field_with_what_was_typed(
     incident = await _incident(client, admin, service["id"], "Disk full",
                                assignments=_assigned(admin))
     url = f"/incidents/{incident['id']}"
-    csrf = await _sign_in(client, responder)
+    csrf = await sign_in(client, responder.user.email)
 
     async def refused(action: str, **data: Any) -> str:
         answer = await client.post(f"{url}/{action}", headers=HTML,

@@ -20,9 +20,7 @@ from fireline.oauth import service as oauth
 from fireline.settings import Settings
 from tests.conftest import Actor
 from tests.oauth.conftest import ISSUER, REDIRECT_URI, App, Person, bearer, exchange
-
-PASSWORD = "a long enough password"
-HTML = {"Accept": "text/html"}
+from tests.web.helpers import HTML, signed_in
 
 
 @pytest.fixture
@@ -41,17 +39,6 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
                                  base_url=ISSUER) as http:
         yield http
 
-
-async def _sign_in(client: httpx.AsyncClient, make_actor, role: str = "admin"  # type: ignore[no-untyped-def]
-                   ) -> tuple[Actor, str]:
-    """Signs `client` in as a new user of `role`; returns them and the page's CSRF token."""
-    actor: Actor = await make_actor(role, password=PASSWORD)
-    signed = await client.post("/login", data={"email": actor.user.email, "password": PASSWORD})
-    assert signed.status_code == 303, signed.text
-    page = await client.get("/settings/profile", headers=HTML)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text
-    return actor, found[1]
 
 
 def _error_of(page: str, field: str) -> str | None:
@@ -88,7 +75,7 @@ async def _actions(db: Database, target_id: str) -> list[str]:
 async def test_an_admin_registers_an_app_and_sees_its_secret_once(
     client: httpx.AsyncClient, make_actor, db: Database
 ) -> None:
-    admin, csrf = await _sign_in(client, make_actor)
+    admin, csrf = await signed_in(client, make_actor)
     index = await client.get("/settings", headers=HTML)
     assert 'href="/settings/oauth_apps"' in index.text
     form = await client.get("/settings/oauth_apps/new", headers=HTML)
@@ -123,7 +110,7 @@ async def test_an_admin_registers_an_app_and_sees_its_secret_once(
 async def test_a_bad_registration_is_refused_beside_its_field(
     client: httpx.AsyncClient, make_actor
 ) -> None:
-    _, csrf = await _sign_in(client, make_actor)
+    _, csrf = await signed_in(client, make_actor)
     plain_http = "http://app.example.com/callback"
     refused = await client.post("/settings/oauth_apps/new",
                                 data=_form(csrf, redirect_uris=plain_http, name="Kept name"))
@@ -153,12 +140,12 @@ async def test_a_bad_registration_is_refused_beside_its_field(
 async def test_admins_disable_enable_and_delete_and_responders_may_not(
     client: httpx.AsyncClient, make_actor, app, db: Database
 ) -> None:
-    _, csrf = await _sign_in(client, make_actor)
+    _, csrf = await signed_in(client, make_actor)
     registered = await _register(client, db, csrf)
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url=ISSUER) as other:
-        _, other_csrf = await _sign_in(other, make_actor, "responder")
+        _, other_csrf = await signed_in(other, make_actor, "responder")
         index = await other.get("/settings", headers=HTML)
         assert "/settings/oauth_apps" not in index.text
         assert 'href="/settings/authorized_apps"' in index.text
@@ -214,7 +201,7 @@ async def test_a_person_sees_an_app_they_authorized_and_revokes_it(
             data=oauth.NewApp(name="VectorShift", redirect_uris=[REDIRECT_URI]))
     registered = App(created.id, created.client_id, secret, [REDIRECT_URI])
 
-    person, csrf = await _sign_in(client, make_actor, "responder")
+    person, csrf = await signed_in(client, make_actor, "responder")
     empty = await client.get("/settings/authorized_apps", headers=HTML)
     assert empty.status_code == 200 and "You have not authorized any apps" in empty.text
     code = (await Person(client, person).authorize(registered, scope="read"))[

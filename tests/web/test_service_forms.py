@@ -12,22 +12,8 @@ from sqlalchemy import func, select
 
 from fireline.core.db import Database
 from fireline.incidents.models import Service, ServiceIntegration
-from tests.conftest import Actor
 from tests.incidents.helpers import create_service
-
-PASSWORD = "a long enough password"
-HTML = {"Accept": "text/html"}
-
-
-async def _sign_in(client: httpx.AsyncClient, make_actor, role: str = "admin"  # type: ignore[no-untyped-def]
-                   ) -> tuple[Actor, str]:
-    actor: Actor = await make_actor(role, password=PASSWORD)
-    signed = await client.post("/login", data={"email": actor.user.email, "password": PASSWORD})
-    assert signed.status_code == 303, signed.text
-    page = await client.get("/services", headers=HTML)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text
-    return actor, found[1]
+from tests.web.helpers import HTML, signed_in
 
 
 def _error_of(page: str, input_id: str) -> str | None:
@@ -49,7 +35,7 @@ async def _count(db: Database, model: type[Service] | type[ServiceIntegration]) 
 async def test_an_admin_adds_a_service_and_lands_on_its_page(
     client: httpx.AsyncClient, make_actor, db: Database
 ) -> None:
-    admin, csrf = await _sign_in(client, make_actor)
+    admin, csrf = await signed_in(client, make_actor)
     listed = await client.get("/services", headers=HTML)
     assert 'href="/services/new">Add service</a>' in listed.text
     form = await client.get("/services/new", headers=HTML)
@@ -86,7 +72,7 @@ async def test_an_admin_adds_a_service_and_lands_on_its_page(
 async def test_a_refused_service_form_shows_each_error_beside_its_field(
     client: httpx.AsyncClient, make_actor, db: Database
 ) -> None:
-    admin, csrf = await _sign_in(client, make_actor)
+    admin, csrf = await signed_in(client, make_actor)
     empty = await client.post("/services/new", headers=HTML, data={
         "csrf_token": csrf, "name": "  ", "description": "Kept as typed"})
     assert empty.status_code == 400
@@ -112,7 +98,7 @@ async def test_a_refused_service_form_shows_each_error_beside_its_field(
 async def test_an_events_api_integration_is_added_and_shows_its_routing_key(
     client: httpx.AsyncClient, make_actor, db: Database
 ) -> None:
-    admin, csrf = await _sign_in(client, make_actor)
+    admin, csrf = await signed_in(client, make_actor)
     service = await create_service(client, admin, "Checkout")
     page = await client.get(f"/services/{service['id']}", headers=HTML)
     assert '<label for="integration-name">Name</label>' in page.text
@@ -150,7 +136,7 @@ async def test_roles_the_api_refuses_see_no_add_buttons_and_get_403(
                                 json={"integration": {"type": "events_api_v2_inbound_integration"}})
     assert refused.status_code == 403  # the API's answer, which the pages follow
 
-    _, csrf = await _sign_in(client, make_actor, role)
+    _, csrf = await signed_in(client, make_actor, role)
     listed = await client.get("/services", headers=HTML)
     assert listed.status_code == 200 and "Add service" not in listed.text
     page = await client.get(f"/services/{service['id']}", headers=HTML)

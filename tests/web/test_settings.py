@@ -14,23 +14,12 @@ from sqlalchemy import select
 from fireline.accounts.models import ApiKey
 from fireline.core.audit import AuditEvent
 from fireline.core.db import Database
-
-PASSWORD = "a long enough password"
-HTML = {"Accept": "text/html"}
-
-
-async def _sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
-    signed = await client.post("/login", data={"email": email, "password": password})
-    assert signed.status_code == 303, signed.text
-    page = await client.get("/settings/profile", headers=HTML)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found[1]
+from tests.web.helpers import HTML, PASSWORD, sign_in
 
 
 async def _admin(client: httpx.AsyncClient, make_actor, role: str = "admin") -> str:  # type: ignore[no-untyped-def]
     actor = await make_actor(role, password=PASSWORD)
-    return await _sign_in(client, actor.user.email)
+    return await sign_in(client, actor.user.email)
 
 
 def _error_of(page: str, field: str) -> str | None:
@@ -82,7 +71,7 @@ async def test_an_admin_adds_a_user_whose_password_shows_once_and_works(
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url=str(client.base_url)) as dana:
-        await _sign_in(dana, "dana@example.com", password)
+        await sign_in(dana, "dana@example.com", password)
         assert "Dana Scully" in (await dana.get("/", headers=HTML)).text
 
 
@@ -122,14 +111,14 @@ async def test_roles_change_but_never_your_own_or_to_owner(
     assert "user.role_changed" in await _actions(db, user_id)
 
 
-async def test_disabling_a_user_ends_their_sessions_and_keys_and_enabling_restores_sign_in(
+async def test_disabling_a_user_ends_their_sessions_and_keys_and_enabling_restoressign_in(
     client: httpx.AsyncClient, make_actor, app, db: Database
 ) -> None:
     csrf = await _admin(client, make_actor)
     target = await make_actor("responder", password=PASSWORD)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url=str(client.base_url)) as victim:
-        await _sign_in(victim, target.user.email)
+        await sign_in(victim, target.user.email)
         assert (await client.get(f"/users/{target.user.id}/disable", headers=HTML)).status_code \
             == 200
         disabled = await client.post(f"/users/{target.user.id}/disable",
@@ -145,7 +134,7 @@ async def test_disabling_a_user_ends_their_sessions_and_keys_and_enabling_restor
 
         enabled = await client.post(f"/users/{target.user.id}/enable", data={"csrf_token": csrf})
         assert enabled.status_code == 303
-        await _sign_in(victim, target.user.email)
+        await sign_in(victim, target.user.email)
         # The old key stays revoked.
         assert (await client.get("/api/users/me", headers=target.headers)).status_code == 401
     assert await _actions(db, target.user.id) == ["user.disabled", "user.enabled"]
@@ -181,7 +170,7 @@ async def test_teams_and_members_with_team_roles(
     # The team's own manager manages its members; a responder of no team does not.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url=str(client.base_url)) as manager:
-        manager_csrf = await _sign_in(manager, member.user.email)
+        manager_csrf = await sign_in(manager, member.user.email)
         outsider = await make_actor("responder")
         joined = await manager.post(f"{team_url}/members", data={
             "csrf_token": manager_csrf, "user_id": outsider.user.id, "role": "observer"})
@@ -251,8 +240,8 @@ async def test_your_profile_and_password(
     actor = await make_actor("responder", password=PASSWORD)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url=str(client.base_url)) as other_tab:
-        await _sign_in(other_tab, actor.user.email)
-        csrf = await _sign_in(client, actor.user.email)
+        await sign_in(other_tab, actor.user.email)
+        csrf = await sign_in(client, actor.user.email)
 
         bad_zone = await client.post("/settings/profile", data={
             "csrf_token": csrf, "name": "Fox", "time_zone": "Mars/Olympus"})
@@ -280,4 +269,4 @@ async def test_your_profile_and_password(
         assert changed.status_code == 303
         assert (await client.get("/api/users/me")).status_code == 200  # this session stays
         assert (await other_tab.get("/api/users/me")).status_code == 401  # the other ends
-        await _sign_in(other_tab, actor.user.email, "a new long password")
+        await sign_in(other_tab, actor.user.email, "a new long password")

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 
 from tests.conftest import Actor
-from tests.web.test_workflow_pages import HTML, HTMX, _signed_in, _workflow
+from tests.web.helpers import HTML, HTMX, signed_in
+from tests.web.test_workflow_pages import _workflow
 
 
 def _fields(page: str) -> dict[str, str]:
@@ -46,7 +47,7 @@ async def _post(client: httpx.AsyncClient, url: str, fields: dict[str, str], op:
 async def test_a_workflow_is_built_in_the_form_and_saved_as_the_api_defines_it(
     client: httpx.AsyncClient, make_actor,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin, csrf = await _signed_in(client, make_actor)
+    admin, csrf = await signed_in(client, make_actor)
     page = await client.get("/incident_workflows/new", headers=HTML)
     assert page.status_code == 200
     fields = _fields(page.text) | {"csrf_token": csrf, "name": "Note and resolve"}
@@ -93,7 +94,7 @@ async def test_a_workflow_is_built_in_the_form_and_saved_as_the_api_defines_it(
 async def test_refused_drafts_show_each_message_beside_its_step_field(
     client: httpx.AsyncClient, make_actor,  # type: ignore[no-untyped-def]
 ) -> None:
-    _, csrf = await _signed_in(client, make_actor)
+    _, csrf = await signed_in(client, make_actor)
     page = await client.get("/incident_workflows/new", headers=HTML)
     fields: dict[str, Any] = _fields(page.text) | {
         "csrf_token": csrf, "name": "Broken", "steps.0.id": "Bad Id",
@@ -119,7 +120,7 @@ async def test_refused_drafts_show_each_message_beside_its_step_field(
 async def test_the_condition_is_checked_as_it_is_typed(
     client: httpx.AsyncClient, make_actor,  # type: ignore[no-untyped-def]
 ) -> None:
-    _, csrf = await _signed_in(client, make_actor)
+    _, csrf = await signed_in(client, make_actor)
     bad = await client.post("/incident_workflows/condition", headers=HTMX,
                             data={"csrf_token": csrf, "condition": "incident.urgency =="})
     assert "does not parse" in bad.text and "<html" not in bad.text
@@ -131,7 +132,7 @@ async def test_the_condition_is_checked_as_it_is_typed(
 async def test_the_yaml_view_round_trips_and_keeps_refused_text(
     client: httpx.AsyncClient, make_actor,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin, csrf = await _signed_in(client, make_actor)
+    admin, csrf = await signed_in(client, make_actor)
     workflow_id = await _workflow(client, admin, "As YAML",
                                   [{"id": "n", "action": "fireline.noop"}])
     shown = await client.get(f"/incident_workflows/{workflow_id}/yaml", headers=HTML)
@@ -156,7 +157,7 @@ async def test_only_authors_see_and_use_the_editor(
 ) -> None:
     admin: Actor = await make_actor("admin")
     workflow_id = await _workflow(client, admin, "Theirs", [{"id": "n", "action": "fireline.noop"}])
-    _, csrf = await _signed_in(client, make_actor, role="responder")
+    _, csrf = await signed_in(client, make_actor, role="responder")
     listed = await client.get("/incident_workflows", headers=HTML)
     assert "New workflow" not in listed.text
     assert (await client.get("/incident_workflows/new", headers=HTML)).status_code == 403

@@ -6,7 +6,6 @@ cancelled from its page; the list shows each workflow's last run. The browser la
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
@@ -16,21 +15,7 @@ from fireline.core.redaction import registry as secrets_registry
 from fireline.workflows.engine import Engine
 from tests.conftest import Actor
 from tests.incidents.helpers import create_incident, create_service
-
-PASSWORD = "a long enough password"
-HTML = {"Accept": "text/html"}
-HTMX = {"HX-Request": "true"}
-
-
-async def _signed_in(client: httpx.AsyncClient, make_actor,  # type: ignore[no-untyped-def]
-                     role: str = "admin") -> tuple[Actor, str]:
-    actor: Actor = await make_actor(role, password=PASSWORD)
-    signed = await client.post("/login", data={"email": actor.user.email, "password": PASSWORD})
-    assert signed.status_code == 303, signed.text
-    page = await client.get("/settings/profile", headers=HTML)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text
-    return actor, found[1]
+from tests.web.helpers import HTML, HTMX, signed_in
 
 
 async def _workflow(client: httpx.AsyncClient, actor: Actor, name: str,
@@ -52,7 +37,7 @@ async def _incident(client: httpx.AsyncClient, actor: Actor, title: str) -> str:
 async def test_run_a_workflow_from_an_incident_and_watch_its_run_page(
     client: httpx.AsyncClient, app: Any, db: Database, make_actor,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin, csrf = await _signed_in(client, make_actor)
+    admin, csrf = await signed_in(client, make_actor)
     secret = "sk-page-canary-5d1e"
     secrets_registry.register(secret)
     workflow_id = await _workflow(client, admin, "Note it", [
@@ -98,7 +83,7 @@ async def test_run_a_workflow_from_an_incident_and_watch_its_run_page(
 async def test_a_running_run_is_cancelled_from_its_page(
     client: httpx.AsyncClient, make_actor,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin, csrf = await _signed_in(client, make_actor)
+    admin, csrf = await signed_in(client, make_actor)
     workflow_id = await _workflow(client, admin, "Slow", [{"id": "n", "action": "fireline.noop"}])
     incident_id = await _incident(client, admin, "Queue backs up")
     started = await client.post(f"/incident_workflows/{workflow_id}/instances",
@@ -117,7 +102,7 @@ async def test_an_observer_is_offered_nothing_and_may_not_start_or_cancel(
     admin: Actor = await make_actor("admin")
     workflow_id = await _workflow(client, admin, "Note", [{"id": "n", "action": "fireline.noop"}])
     incident_id = await _incident(client, admin, "Latency")
-    _, csrf = await _signed_in(client, make_actor, role="observer")
+    _, csrf = await signed_in(client, make_actor, role="observer")
     assert (await client.get(f"/incidents/{incident_id}/run_workflow",
                              headers=HTML)).status_code == 403
     refused = await client.post(f"/incident_workflows/{workflow_id}/instances",
