@@ -128,6 +128,9 @@ def test_a_team_manager_picks_only_connections_they_may_select(
     theirs = f"Search team's workflow {suffix}"
     workflow_id = served.save_workflow(
         {"name": theirs, "steps": [{"id": "n", "action": "fireline.noop"}]})
+    named = served.save_workflow({"name": f"Payments search {suffix}", "steps": [{
+        "id": "search", "action": "elasticsearch.search_logs", "connection": hidden_id,
+        "with": {"index_pattern": "logs-*", "query": "level:error"}}]})
 
     context = web.CHROMIUM.new_context(served.base_url)
     try:
@@ -141,7 +144,18 @@ def test_a_team_manager_picks_only_connections_they_may_select(
         expect(picker.locator("option", has_text=hidden)).to_have_count(0)
         web.check_page(tab, "workflows-editor-team-manager")
 
-        # Naming it anyway (in the YAML view) is refused, the reason on the step.
+        # A workflow that names it, opened in the editor: kept as named, refused on the step.
+        tab.goto(f"/incident_workflows/{named}/edit")
+        picker = _step(tab, 1).get_by_label("Elasticsearch connection")
+        expect(picker).to_have_value(hidden_id)
+        expect(picker.locator("option", has_text=hidden)).to_have_count(0)
+        tab.get_by_role("button", name="Save workflow").click()
+        expect(tab.locator("#field-step-0-connection-error")).to_contain_text(
+            f"no elasticsearch connection '{hidden_id}'")
+        web.check_page(tab, "workflows-editor-refused", refused=(
+            400, f"{served.base_url}/incident_workflows/{named}/edit"))
+
+        # Naming it in the YAML view is refused too, the reason naming the step.
         tab.goto(f"/incident_workflows/{workflow_id}/yaml")
         tab.get_by_label("Definition").fill(
             f"name: {theirs}\ntrigger: {{type: manual}}\nsteps:\n"

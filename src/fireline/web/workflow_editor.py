@@ -243,6 +243,11 @@ async def _step_view(session: AsyncSession, editor: service.Editor, index: int,
             title = tool.title if tool else spec.integration
             connections = [(c.id, c.name) for c in await service.selectable_connections(
                 session=session, editor=editor, integration=spec.integration)]
+            if step.connection != "default" and step.connection not in dict(connections):
+                # Kept as the draft names it, so saving is refused on this step rather than
+                # the step quietly moving to the default connection.
+                connections.append((step.connection,
+                                    f"{step.connection} (not a connection you may select)"))
     return StepView(index, step, spec, inputs, connections, title)
 
 
