@@ -72,6 +72,14 @@ def cli(env: dict[str, str], *args: str) -> str:
 @contextmanager
 def server(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
     """Runs a server process until the block ends; yields its base URL once it answers."""
+    with server_process(argv, env, port) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(argv: list[str], env: dict[str, str],
+                   port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`server`, also yielding the process (its pid, for RSS)."""
     with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL) as process:
         base = f"http://127.0.0.1:{port}"
@@ -86,7 +94,7 @@ def server(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
                     raise RuntimeError(f"server {argv} did not start") from None
                 time.sleep(0.1)
         try:
-            yield base
+            yield base, process
         finally:
             process.terminate()
             process.wait(timeout=30)
