@@ -4,12 +4,18 @@ lifecycle, so log entries and outbox events are written as for any other change.
 They run inside the transaction that records the step's completion (guarded by the lease),
 so their effect and the step's `succeeded` commit together or not at all: a retry after a
 crash can never apply one twice.
+
+`delay` and `wait_for_status` are logic steps that take time: while not done they raise
+`Parked`, and the engine puts the step back to `ready` at the time it names, holding no
+worker and no lease meanwhile. They measure from the step's first start (`started_at`, kept
+in its row), so a restart or a lost worker changes nothing about when they end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +64,37 @@ class RespondersInput(_Input):
         'Sent with the request; empty: Please help with "<incident title>"'))
 
 
+class DelayInput(_Input):
+    seconds: int = Field(ge=1, le=7 * 86400, title="Seconds",
+                         description="How long to wait before the next step (up to 7 days)")
+
+
+class WaitForStatusInput(_Input):
+    status: Literal["acknowledged", "resolved"] = Field(
+        title="Status", description="Go on once the incident is in this status (resolved "
+        "also satisfies acknowledged)")
+    timeout_seconds: int = Field(default=3600, ge=1, le=7 * 86400, title="Timeout (seconds)",
+                                 description="Fail the step if the status is not reached by then")
+    poll_seconds: int = Field(default=10, ge=1, le=3600, title="Check every (seconds)")
+
+
+class Waited(BaseModel):
+    waited_seconds: float
+
+
+class StatusReached(BaseModel):
+    status: str
+    waited_seconds: float
+
+
+class Parked(Exception):
+    """The step is not done: the engine sets it `ready` again at `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until.isoformat())
+        self.until = until
+
+
 class Changed(BaseModel):
     incident_id: str
     status: str
@@ -83,6 +120,8 @@ class BuiltinContext:
     incident: Incident
     user: User
     agent: Agent
+    now: datetime
+    started_at: datetime  # the step's first start: what delays count from
 
 
 @dataclass(frozen=True)
@@ -170,6 +209,27 @@ async def add_responders(ctx: BuiltinContext, data: RespondersInput) -> Responde
                            added=[user.id for user in added])
 
 
+async def delay(ctx: BuiltinContext, data: DelayInput) -> Waited:
+    due = ctx.started_at + timedelta(seconds=data.seconds)
+    if ctx.now < due:
+        raise Parked(due)
+    return Waited(waited_seconds=(ctx.now - ctx.started_at).total_seconds())
+
+
+_REACHES = {"acknowledged": {"acknowledged", "resolved"}, "resolved": {"resolved"}}
+
+
+async def wait_for_status(ctx: BuiltinContext, data: WaitForStatusInput) -> StatusReached:
+    waited = (ctx.now - ctx.started_at).total_seconds()
+    if ctx.incident.status in _REACHES[data.status]:
+        return StatusReached(status=ctx.incident.status, waited_seconds=waited)
+    if waited >= data.timeout_seconds:
+        raise PermanentError(f"The incident was not {data.status} within "
+                             f"{data.timeout_seconds} seconds (it is {ctx.incident.status})")
+    deadline = ctx.started_at + timedelta(seconds=data.timeout_seconds)
+    raise Parked(min(ctx.now + timedelta(seconds=data.poll_seconds), deadline))
+
+
 BUILTINS: dict[str, Builtin] = {
     builtin.name: builtin
     for builtin in (
@@ -182,6 +242,9 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("reassign", "Reassign", ReassignInput, Changed, reassign),
         Builtin("add_responders", "Add responders", RespondersInput, RespondersAdded,
                 add_responders),
+        Builtin("delay", "Delay", DelayInput, Waited, delay),
+        Builtin("wait_for_status", "Wait for the incident's status", WaitForStatusInput,
+                StatusReached, wait_for_status),
         Builtin("noop", "Do nothing (tests, benchmarks)", NoInput, Nothing, None),
     )
 }

@@ -80,7 +80,7 @@ from fireline.incidents.models import Incident, OutboxEvent
 from fireline.integrations import registry
 from fireline.vault.sealing import VaultError
 from fireline.workflows import runs, service, templates
-from fireline.workflows.builtins import BUILTINS, BuiltinContext
+from fireline.workflows.builtins import BUILTINS, BuiltinContext, Parked
 from fireline.workflows.definitions import Definition, Step, find_action
 from fireline.workflows.models import RUN_TERMINAL, Run, RunStep, Workflow, WorkflowVersion
 
@@ -111,13 +111,16 @@ class Claimed:
 
 @dataclass
 class Outcome:
-    status: str  # succeeded | retry | failed | needs_attention | wait (connection busy)
+    # succeeded | retry | failed | needs_attention | wait (connection busy) | parked (a logic
+    # step not done yet: ready again at `until`, its attempt not counted)
+    status: str
     output: Any = None
     error: str | None = None
     retry_after: float | None = None
     connection_id: str | None = None
     unhealthy: bool = False
     audit_outcome: str | None = None  # set for actions run against a tool (AUD-1)
+    until: datetime | None = None  # parked until
 
 
 @dataclass(frozen=True)
@@ -516,7 +519,8 @@ class Engine:
                 next_attempt_at=self.clock() + timedelta(seconds=delay)))
 
     async def _run_builtin(
-        self, session: AsyncSession, facts: RunFacts, claimed: Claimed, inputs: dict[str, Any]
+        self, session: AsyncSession, facts: RunFacts, claimed: Claimed, inputs: dict[str, Any],
+        started_at: datetime,
     ) -> Outcome:
         builtin = BUILTINS[claimed.action.partition(".")[2]]
         try:
@@ -547,8 +551,11 @@ class Engine:
         orm_events.listen(session.sync_session, "transient_to_pending", tag)
         try:
             async with session.begin_nested():
-                result = await builtin.run(BuiltinContext(session, incident, user, agent), data)
+                result = await builtin.run(BuiltinContext(
+                    session, incident, user, agent, self.clock(), started_at), data)
                 await session.flush()
+        except Parked as parked:
+            return Outcome("parked", until=parked.until)
         except (IntegrationError, ApiError) as exc:
             message = exc.message if isinstance(exc, ApiError) else str(exc)
             if isinstance(exc, ApiError) and exc.errors:
@@ -598,7 +605,8 @@ class Engine:
                 except templates.TemplateFailure as exc:
                     outcome = Outcome("failed", error=f"inputs: {exc}")
                 else:
-                    outcome = await self._run_builtin(session, facts, claimed, inputs)
+                    outcome = await self._run_builtin(session, facts, claimed, inputs,
+                                                      step.started_at or self.clock())
                     step.inputs = secrets_registry.scrub_value(inputs)
             now = self.clock()
             if run_status == "queued":
@@ -646,6 +654,10 @@ class Engine:
         if outcome.status == "succeeded":
             step.status, step.error = "succeeded", None
             written["output"] = cap_output(outcome.output)
+        elif outcome.status == "parked" and outcome.until is not None:
+            # Waiting is not an attempt: the lease's count is given back.
+            step.status, step.next_attempt_at = "ready", outcome.until
+            step.attempt -= 1
         elif outcome.status == "retry" and step.attempt < spec.retry.max_attempts:
             delay = backoff(step.attempt, base=spec.retry.backoff, cap=_MAX_BACKOFF,
                             jitter=self.random)
