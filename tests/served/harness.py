@@ -110,9 +110,9 @@ class Served:
                         "--tls-key", str(home / "server.key")]
             verify = ssl.create_default_context()
             tls.configure_trust(verify)
-        processes = [_spawn([*command, *([] if workers else ["--no-workers"])], full_env, log)]
+        processes = [spawn([*command, *([] if workers else ["--no-workers"])], full_env, log)]
         if not workers:
-            processes.append(_spawn([str(BIN), "worker"], full_env, home / "worker.log"))
+            processes.append(spawn([str(BIN), "worker"], full_env, home / "worker.log"))
         try:
             printed = wait_until("fireline serve to answer /healthz",
                                  lambda: _ready(base_url, log, verify),
@@ -264,7 +264,7 @@ class Served:
         assert added.status_code == 303, added.text
 
 
-def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import trustme
@@ -15,7 +16,7 @@ import trustme
 from tests.conftest import PostgresServer
 from tests.served.cases import elasticsearch
 from tests.served.conftest import base_env
-from tests.served.harness import Served
+from tests.served.harness import BIN, TERMINAL, Served, spawn, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,47 @@ def test_the_worker_process_checks_connections_and_runs_workflows(scaled_out: Se
     periodic = scaled_out.wait_for_periodic_check(case.slug, connection["id"])
     assert periodic["is_healthy"] is True
     assert "workflow_engine" in (scaled_out.home / "worker.log").read_text()
+
+
+def test_a_delayed_run_whose_worker_is_killed_during_the_delay_completes_once(
+    scaled_out: Served,
+) -> None:
+    """Issue 14: a delay holds no worker. The worker is SIGKILLed while the run waits, a new
+    worker is started, and the run ends on time with its next step done once."""
+    workflow_id = scaled_out.save_workflow({"name": "wait, then note", "steps": [
+        {"id": "wait", "action": "fireline.delay", "with": {"seconds": 4}},
+        {"id": "note", "action": "fireline.add_note", "with": {"content": "waited 4 s"}}]})
+    incident = scaled_out.incident("delayed across a worker's death")
+    started = scaled_out.http.post(f"/api/incident_workflows/{workflow_id}/instances", json={
+        "incident_workflow_instance": {"incident": {"id": incident["id"],
+                                                    "type": "incident_reference"}}})
+    assert started.status_code == 201, started.text
+    run_id = started.json()["incident_workflow_instance"]["id"]
+
+    def step(step_id: str) -> dict[str, Any]:
+        run = scaled_out.http.get(f"/api/incident_workflow_runs/{run_id}").json()
+        return next(s for s in run["incident_workflow_run"]["steps"] if s["id"] == step_id)
+
+    def waiting() -> dict[str, Any] | None:
+        found = step("wait")
+        return found if found["status"] == "ready" and found["started_at"] else None
+
+    parked = wait_until("the delay to be parked", waiting)
+    assert parked["next_attempt_at"], parked
+    worker = scaled_out.processes[1]
+    worker.kill()  # SIGKILL: no clean-up
+    worker.wait()
+    scaled_out.processes[1] = spawn([str(BIN), "worker"], scaled_out.env,
+                                    scaled_out.home / "worker.restarted.log")
+
+    def ended() -> dict[str, Any] | None:
+        run = scaled_out.http.get(f"/api/incident_workflow_runs/{run_id}").json()
+        body: dict[str, Any] = run["incident_workflow_run"]
+        return body if body["status"] in TERMINAL else None
+
+    run = wait_until("the delayed run to end", ended, timeout=60)
+    assert run["status"] == "succeeded", run
+    waited = next(s for s in run["steps"] if s["id"] == "wait")
+    assert waited["attempts"] == 1 and waited["output"]["waited_seconds"] >= 4, waited
+    notes = scaled_out.http.get(f"/api/incidents/{incident['id']}/notes").json()["notes"]
+    assert [note["content"] for note in notes] == ["waited 4 s"]
