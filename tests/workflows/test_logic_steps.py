@@ -108,3 +108,35 @@ async def test_wait_for_status_fails_its_step_when_the_timeout_passes(
     assert run["status"] == "failed", run
     assert "not acknowledged within 45 seconds" in run["error"]
     assert await _notes(db, incident_id) == 0
+
+
+async def test_read_and_text_helpers_feed_later_steps(
+    client: httpx.AsyncClient, make_actor, db: Database, worker_a: Engine,  # noqa: F811
+) -> None:
+    admin: Actor = await make_actor("admin")
+    run_id, incident_id = await run_of(
+        client, admin,
+        {"id": "first", "action": "fireline.add_note", "with": {"content": "  disk at 99%  "}},
+        {"id": "service", "action": "fireline.get_service_details"},
+        {"id": "notes", "action": "fireline.get_notes"},
+        {"id": "content", "action": "fireline.json_lookup",
+         "with": {"json": "{{ steps.notes.output | tojson }}", "key": "notes.0.content"}},
+        {"id": "missing", "action": "fireline.json_lookup",
+         "with": {"json": '{"a": [1]}', "key": "a.5"}},
+        {"id": "shout", "action": "fireline.format_text",
+         "with": {"text": "{{ steps.content.output.value }}", "operation": "trim"}},
+        {"id": "upper", "action": "fireline.format_text",
+         "with": {"text": "{{ steps.shout.output.text }} on {{ steps.service.output.name }}",
+                  "operation": "upper"}},
+        {"id": "note", "action": "fireline.add_note",
+         "with": {"content": "{{ steps.upper.output.text }}"}},
+        incident_title="Disk")
+    await worker_a.drain()
+    run = await run_detail(client, admin, run_id)
+    assert run["status"] == "succeeded", run
+    outputs = {step["id"]: step["output"] for step in run["steps"]}
+    assert outputs["service"]["name"] == "svc-Disk"
+    assert outputs["content"] == {"found": True, "value": "  disk at 99%  "}
+    assert outputs["missing"] == {"found": False, "value": None}
+    assert outputs["upper"] == {"text": "DISK AT 99% ON SVC-DISK"}
+    assert await _notes(db, incident_id) == 2

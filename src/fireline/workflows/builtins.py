@@ -13,6 +13,7 @@ in its row), so a restart or a lost worker changes nothing about when they end.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,6 +77,50 @@ class WaitForStatusInput(_Input):
     timeout_seconds: int = Field(default=3600, ge=1, le=7 * 86400, title="Timeout (seconds)",
                                  description="Fail the step if the status is not reached by then")
     poll_seconds: int = Field(default=10, ge=1, le=3600, title="Check every (seconds)")
+
+
+class JsonLookupInput(_Input):
+    json_: Any = Field(alias="json", title="JSON", description=(
+        "A JSON text, e.g. an earlier step's output: {{ steps.search.output | tojson }}"))
+    key: str = Field(min_length=1, max_length=1000, title="Key", description=(
+        "Where the value is: keys and list positions joined by dots, e.g. hits.0._source.host"))
+
+
+class FormatTextInput(_Input):
+    text: str = Field(max_length=65_536, title="Text")
+    operation: Literal["upper", "lower", "trim", "replace", "truncate"] = Field(
+        title="Operation")
+    find: str = Field(default="", max_length=1000, title="Find (replace)")
+    replace_with: str = Field(default="", max_length=65_536, title="Replace with (replace)")
+    length: int = Field(default=100, ge=1, le=65_536, title="Length (truncate)")
+
+
+class ServiceDetails(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    status: str
+
+
+class NoteItem(BaseModel):
+    id: str
+    content: str
+    created_at: str
+    user_id: str | None
+    user_name: str | None
+
+
+class Notes(BaseModel):
+    notes: list[NoteItem]
+
+
+class LookedUp(BaseModel):
+    found: bool
+    value: Any = None
+
+
+class Text(BaseModel):
+    text: str
 
 
 class Waited(BaseModel):
@@ -216,6 +261,49 @@ async def delay(ctx: BuiltinContext, data: DelayInput) -> Waited:
     return Waited(waited_seconds=(ctx.now - ctx.started_at).total_seconds())
 
 
+async def get_service_details(ctx: BuiltinContext, _data: NoInput) -> ServiceDetails:
+    service = await catalog.get_service(session=ctx.session, service_id=ctx.incident.service_id)
+    return ServiceDetails(id=service.id, name=service.name, description=service.description,
+                          status=service.status)
+
+
+async def get_notes(ctx: BuiltinContext, _data: NoInput) -> Notes:
+    notes = await lifecycle.list_notes(session=ctx.session, incident=ctx.incident)
+    return Notes(notes=[NoteItem(id=note.id, content=note.content,
+                                 created_at=note.created_at.isoformat(), user_id=note.user_id,
+                                 user_name=note.user.name if note.user else None)
+                        for note in notes])
+
+
+async def json_lookup(_ctx: BuiltinContext, data: JsonLookupInput) -> LookedUp:
+    value = data.json_
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise PermanentError(f"json: not valid JSON ({exc})") from None
+    for part in data.key.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.lstrip("-").isdigit() \
+                and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return LookedUp(found=False)
+    return LookedUp(found=True, value=value)
+
+
+async def format_text(_ctx: BuiltinContext, data: FormatTextInput) -> Text:
+    operations: dict[str, Callable[[str], str]] = {
+        "upper": str.upper, "lower": str.lower, "trim": str.strip,
+        "replace": lambda text: text.replace(data.find, data.replace_with) if data.find
+        else text,
+        "truncate": lambda text: text if len(text) <= data.length
+        else text[:max(data.length - 1, 0)] + "…",
+    }
+    return Text(text=operations[data.operation](data.text))
+
+
 _REACHES = {"acknowledged": {"acknowledged", "resolved"}, "resolved": {"resolved"}}
 
 
@@ -242,6 +330,11 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("reassign", "Reassign", ReassignInput, Changed, reassign),
         Builtin("add_responders", "Add responders", RespondersInput, RespondersAdded,
                 add_responders),
+        Builtin("get_service_details", "Get service details", NoInput, ServiceDetails,
+                get_service_details),
+        Builtin("get_notes", "Get the incident's notes", NoInput, Notes, get_notes),
+        Builtin("json_lookup", "JSON lookup", JsonLookupInput, LookedUp, json_lookup),
+        Builtin("format_text", "Format text", FormatTextInput, Text, format_text),
         Builtin("delay", "Delay", DelayInput, Waited, delay),
         Builtin("wait_for_status", "Wait for the incident's status", WaitForStatusInput,
                 StatusReached, wait_for_status),
