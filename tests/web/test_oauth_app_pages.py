@@ -7,38 +7,21 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from fireline.core.audit import AuditEvent
 from fireline.core.db import Database
 from fireline.oauth import service as oauth
-from fireline.settings import Settings
 from tests.conftest import Actor
+from tests.oauth import conftest as oauth_tests
 from tests.oauth.conftest import ISSUER, REDIRECT_URI, App, Person, bearer, exchange
 from tests.web.helpers import HTML, signed_in
 
-
-@pytest.fixture
-def settings(db: Database, home: Path, master_key: str) -> Settings:
-    return Settings.from_env({
-        "FIRELINE_HOME": str(home),
-        "FIRELINE_DATABASE_URL": db.url,
-        "FIRELINE_BASE_URL": ISSUER,
-        "FIRELINE_MASTER_KEY": master_key,
-    })
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=ISSUER) as http:
-        yield http
-
+# The OAuth tests' https app (OAuth needs TLS), as their own conftest builds it.
+settings = oauth_tests.settings
+client = oauth_tests.client
 
 
 def _error_of(page: str, field: str) -> str | None:
