@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import trustme
 from pydantic import ValidationError
@@ -56,7 +58,9 @@ async def _preflight(request: Request) -> Response:
 
 FUNCTIONS = {
     "restart": fake.Function(keys={KEY}, methods={"GET", "POST"}, handler=_restart),
-    "echo": fake.Function(keys={KEY}, methods={"GET", "POST", "PUT"}, handler=_echo),
+    "echo": fake.Function(
+        keys={KEY}, methods={"GET", "POST", "PUT", "PATCH", "DELETE"}, handler=_echo
+    ),
     "cors": fake.Function(keys={KEY}, methods={"OPTIONS", "POST"}, handler=_preflight),
 }
 
@@ -148,6 +152,63 @@ async def test_invoke_with_get(app: FakeServer, ca: trustme.CA) -> None:
     assert (output.status_code, output.json_body["method"]) == (200, "GET")
     with pytest.raises(ValidationError, match="no body"):
         InvokeFunctionInput(method="GET", body={"a": 1})
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+async def test_invoke_with_each_writing_method_sends_its_body(
+    app: FakeServer, ca: trustme.CA, method: str
+) -> None:
+    output = await _invoke(_ctx(app, ca, "echo"), method=method, body={"incident": "Q1"})
+    assert output.json_body["method"] == method
+    assert json.loads(output.json_body["body"]) == {"incident": "Q1"}
+    assert output.json_body["headers"]["content-type"] == "application/json"
+
+
+async def test_a_definition_without_a_method_still_posts(app: FakeServer, ca: trustme.CA) -> None:
+    data = InvokeFunctionInput.model_validate({"body": {"service": "search"}})
+    assert data.method == "POST"
+    output = await _invoke(_ctx(app, ca, "echo"), body={"service": "search"})
+    assert output.json_body["method"] == "POST"
+
+
+class _Recording:
+    """Notes how each request was declared to egress, then sends it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.sent: list[tuple[str, bool]] = []
+
+    async def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:
+        self.sent.append((method, kwargs["idempotent"]))
+        response: httpx.Response = await self.inner.request(method, url, **kwargs)
+        return response
+
+
+async def test_only_get_is_sent_as_idempotent(app: FakeServer, ca: trustme.CA) -> None:
+    ctx = _ctx(app, ca, "echo")
+    recorder = _Recording(ctx.http)
+    ctx = dataclasses.replace(ctx, http=recorder)
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        await _invoke(ctx, method=method)
+    assert recorder.sent == [
+        ("GET", True),
+        ("POST", False),
+        ("PUT", False),
+        ("PATCH", False),
+        ("DELETE", False),
+    ]
+
+
+def test_the_editor_form_has_titles() -> None:
+    properties = InvokeFunctionInput.model_json_schema()["properties"]
+    assert properties["method"]["title"] == "HTTP Method"
+    assert properties["method"]["enum"] == ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    assert properties["method"]["default"] == "POST"
+    assert properties["body"]["title"] == "Body"
+    with pytest.raises(ValidationError):
+        InvokeFunctionInput.model_validate({"method": "OPTIONS"})
+    with pytest.raises(ValidationError):
+        InvokeFunctionInput.model_validate({"method": "POST", "headers": {"a": "b"}})
 
 
 async def test_invoke_errors(app: FakeServer, ca: trustme.CA) -> None:

@@ -7,12 +7,14 @@ import pytest
 import trustme
 from pydantic import ValidationError
 
-from fireline.core.errors import CredentialError, TransientError
+from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.integrations.base import ToolContext
-from fireline.integrations.jeli import INTEGRATION
+from fireline.integrations.jeli import INTEGRATION, actions
 from fireline.integrations.jeli.schema import (
     CreateIncidentInput,
     CreateIncidentOutput,
+    CreatePostIncidentReviewInput,
+    CreatePostIncidentReviewOutput,
     ListIncidentsInput,
     ListIncidentsOutput,
 )
@@ -46,13 +48,16 @@ def jeli(
         yield server
 
 
-def _ctx(jeli: FakeServer, ca: trustme.CA, token: str = TOKEN) -> ToolContext:
+def _ctx(
+    jeli: FakeServer, ca: trustme.CA, token: str = TOKEN, idempotency_key: str | None = None
+) -> ToolContext:
     return tool_context(
         INTEGRATION,
         config={"username": "ada@example.com"},
         secrets={"api_token": token},
         routes=jeli.routes(443),
         ca=ca,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -80,6 +85,8 @@ async def test_verify_unreachable_is_transient(ca: trustme.CA) -> None:
 async def test_create_incident_then_list_it(
     jeli: FakeServer, account: fake.Account, ca: trustme.CA
 ) -> None:
+    # The fake outlives one event loop's run of this module: back to the seeded incident.
+    del account.incidents[1:]
     create = INTEGRATION.action("create_incident")
     listing = INTEGRATION.action("list_incidents")
     assert create is not None and not create.idempotent
@@ -105,11 +112,91 @@ async def test_create_incident_then_list_it(
     assert [i.id for i in by_title.incidents] == ["old"]
 
 
+async def test_create_post_incident_review_of_an_incident(
+    jeli: FakeServer, account: fake.Account, ca: trustme.CA
+) -> None:
+    action = INTEGRATION.action("create_post_incident_review")
+    assert action is not None and not action.idempotent
+    account.opportunities.clear()
+    account.requests.clear()
+    created = await action.run(
+        _ctx(jeli, ca, idempotency_key="run-3:review"),
+        CreatePostIncidentReviewInput(
+            name="DNS outage review", incident_id="old", summary="Resolver **cache** expired"
+        ),
+    )
+    assert isinstance(created, CreatePostIncidentReviewOutput)
+    review = created.review
+    assert (review.name, review.incident_id) == ("DNS outage review", "old")
+    assert review.created_by == "ada@example.com"
+    assert review.url == f"https://app.jeli.io/opportunities/{review.id}"
+    reference = actions._reference("run-3:review")
+    assert review.summary == f"Resolver **cache** expired\n\nFireline reference: {reference}"
+    (stored,) = account.opportunities
+    assert (stored["name"], stored["incident_id"]) == ("DNS outage review", "old")
+    # WF-5: looked up (that incident's reviews) before creating.
+    assert account.requests == [("GET", "/v1/opportunities"), ("POST", "/v1/opportunities")]
+
+
+async def test_wf5_review_retried_with_the_same_key_creates_one_review(
+    jeli: FakeServer, account: fake.Account, ca: trustme.CA
+) -> None:
+    action = INTEGRATION.action("create_post_incident_review")
+    assert action is not None
+    account.opportunities.clear()
+    data = CreatePostIncidentReviewInput(name="Checkout review")
+    first = await action.run(_ctx(jeli, ca, idempotency_key="run-4:review"), data)
+    account.requests.clear()
+    again = await action.run(_ctx(jeli, ca, idempotency_key="run-4:review"), data)
+    assert account.requests == [("GET", "/v1/opportunities")]  # found: nothing created
+    other = await action.run(_ctx(jeli, ca, idempotency_key="run-5:review"), data)
+    assert isinstance(first, CreatePostIncidentReviewOutput)
+    assert isinstance(again, CreatePostIncidentReviewOutput)
+    assert isinstance(other, CreatePostIncidentReviewOutput)
+    assert first.review.id == again.review.id != other.review.id
+    assert first.review.incident_id is None
+    assert [row["name"] for row in account.opportunities] == ["Checkout review"] * 2
+
+
+async def test_review_without_a_run_key_has_no_reference_and_no_look_up(
+    jeli: FakeServer, account: fake.Account, ca: trustme.CA
+) -> None:
+    action = INTEGRATION.action("create_post_incident_review")
+    assert action is not None
+    account.requests.clear()
+    created = await action.run(_ctx(jeli, ca), CreatePostIncidentReviewInput(name="Ad hoc"))
+    assert isinstance(created, CreatePostIncidentReviewOutput)
+    assert created.review.summary is None
+    assert account.requests == [("POST", "/v1/opportunities")]
+
+
+async def test_review_errors(jeli: FakeServer, ca: trustme.CA) -> None:
+    action = INTEGRATION.action("create_post_incident_review")
+    assert action is not None
+    data = CreatePostIncidentReviewInput(name="Review", incident_id="missing")
+    with pytest.raises(PermanentError, match=r"HTTP 404\): Incident not found"):
+        await action.run(_ctx(jeli, ca), data)
+    with pytest.raises(CredentialError, match="Invalid authentication token"):
+        await action.run(_ctx(jeli, ca, token="revoked-token", idempotency_key="run-6:r"), data)
+
+
+def test_wf5_review_references_are_stable_and_distinct() -> None:
+    first = actions._reference("run-1:review")
+    assert first == actions._reference("run-1:review") != actions._reference("run-2:review")
+    assert "run-1" not in first
+
+
 def test_inputs_and_config_are_validated() -> None:
     with pytest.raises(ValidationError):
         CreateIncidentInput(title="")
     with pytest.raises(ValidationError):
         ListIncidentsInput(limit=0)
+    with pytest.raises(ValidationError):
+        CreatePostIncidentReviewInput(name="")
+    with pytest.raises(ValidationError):
+        CreatePostIncidentReviewInput(name="x", incident_id="../incidents")
+    with pytest.raises(ValidationError):
+        CreatePostIncidentReviewInput.model_validate({"name": "x", "owner": "ada"})
     with pytest.raises(ValidationError, match="username"):
         INTEGRATION.config.model_validate({})
 

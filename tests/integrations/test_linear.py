@@ -13,6 +13,8 @@ from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.integrations.base import ToolContext
 from fireline.integrations.linear import INTEGRATION, actions
 from fireline.integrations.linear.schema import (
+    CommentOnIssueInput,
+    CommentOutput,
     CreateIssueInput,
     GetIssueInput,
     IssueOutput,
@@ -83,8 +85,10 @@ async def test_verify_unreachable_is_transient(ca: trustme.CA) -> None:
 
 
 async def test_create_issue_by_team_key_then_get_and_search(
-    linear: FakeServer, ca: trustme.CA
+    linear: FakeServer, workspace: fake.Workspace, ca: trustme.CA
 ) -> None:
+    # The fake outlives one event loop's run of this module: start from no issues.
+    workspace.issues.clear()
     create = INTEGRATION.action("create_issue")
     assert create is not None and not create.idempotent
     created = await create.run(
@@ -143,6 +147,69 @@ async def test_unknown_team_and_issue_are_clear_permanent_errors(
         await get.run(_ctx(linear, ca), GetIssueInput(issue="ENG-999"))
 
 
+async def test_comment_on_issue_by_identifier_and_by_id(
+    linear: FakeServer, workspace: fake.Workspace, ca: trustme.CA
+) -> None:
+    create = INTEGRATION.action("create_issue")
+    comment = INTEGRATION.action("comment_on_issue")
+    assert create is not None and comment is not None and not comment.idempotent
+    created = await create.run(_ctx(linear, ca), CreateIssueInput(team="OPS", title="Disk full"))
+    assert isinstance(created, IssueOutput)
+    issue = created.issue
+    by_identifier = await comment.run(
+        _ctx(linear, ca), CommentOnIssueInput(issue=issue.identifier, body="**Mitigated** at 10:02")
+    )
+    by_id = await comment.run(_ctx(linear, ca), CommentOnIssueInput(issue=issue.id, body="Closed"))
+    assert isinstance(by_identifier, CommentOutput) and isinstance(by_id, CommentOutput)
+    first = by_identifier.comment
+    assert (first.issue_id, first.issue_identifier) == (issue.id, issue.identifier)
+    assert (first.body, first.user) == ("**Mitigated** at 10:02", "Ada Lovelace")
+    assert first.url.startswith(f"{issue.url}#comment-")
+    assert by_id.comment.id != first.id
+    stored = [c["body"] for c in workspace.comments if c["issueId"] == issue.id]
+    assert stored == ["**Mitigated** at 10:02", "Closed"]
+
+
+async def test_wf5_comment_retried_with_the_same_key_posts_one_comment(
+    linear: FakeServer, workspace: fake.Workspace, ca: trustme.CA
+) -> None:
+    create = INTEGRATION.action("create_issue")
+    comment = INTEGRATION.action("comment_on_issue")
+    assert create is not None and comment is not None
+    created = await create.run(_ctx(linear, ca), CreateIssueInput(team="ENG", title="Flaky"))
+    assert isinstance(created, IssueOutput)
+    data = CommentOnIssueInput(issue=created.issue.identifier, body="Retried comment")
+    workspace.comments.clear()  # the fake outlives one event loop's run of this module
+    workspace.operations.clear()
+    first = await comment.run(_ctx(linear, ca, idempotency_key="run-7:note"), data)
+    again = await comment.run(_ctx(linear, ca, idempotency_key="run-7:note"), data)
+    other = await comment.run(_ctx(linear, ca, idempotency_key="run-8:note"), data)
+    assert isinstance(first, CommentOutput) and isinstance(again, CommentOutput)
+    assert isinstance(other, CommentOutput)
+    assert first.comment.id == again.comment.id != other.comment.id
+    assert first.comment.id == actions._comment_id("run-7:note")
+    assert sum(1 for c in workspace.comments if c["body"] == "Retried comment") == 2
+    # Looked up first every time; created only when the look-up found nothing.
+    assert workspace.operations == [
+        "CommentById",
+        "CommentCreate",
+        "CommentById",
+        "CommentById",
+        "CommentCreate",
+    ]
+
+
+async def test_comment_errors(linear: FakeServer, ca: trustme.CA) -> None:
+    comment = INTEGRATION.action("comment_on_issue")
+    assert comment is not None
+    with pytest.raises(PermanentError, match="Could not find referenced Issue"):
+        await comment.run(_ctx(linear, ca), CommentOnIssueInput(issue="ENG-999", body="x"))
+    with pytest.raises(CredentialError, match="authenticate"):
+        await comment.run(
+            _ctx(linear, ca, key="lin_api_wrong"), CommentOnIssueInput(issue="ENG-1", body="x")
+        )
+
+
 def test_inputs_are_validated() -> None:
     with pytest.raises(ValidationError):
         CreateIssueInput(team="ENG", title="x", priority=7)  # type: ignore[arg-type]
@@ -150,6 +217,12 @@ def test_inputs_are_validated() -> None:
         CreateIssueInput(team="ENG } mutation {", title="x")
     with pytest.raises(ValidationError):
         GetIssueInput(issue="")
+    with pytest.raises(ValidationError):
+        CommentOnIssueInput(issue="ENG-1", body="")
+    with pytest.raises(ValidationError):
+        CommentOnIssueInput(issue='ENG-1") { id } #', body="x")
+    with pytest.raises(ValidationError):
+        CommentOnIssueInput.model_validate({"issue": "ENG-1", "body": "x", "parent": "c1"})
 
 
 def test_destination_is_the_linear_api_only() -> None:
@@ -198,3 +271,6 @@ def test_wf5_issue_ids_from_idempotency_keys_are_stable_uuid4s() -> None:
     first = actions._issue_id("run-1:step-2")
     assert first == actions._issue_id("run-1:step-2") != actions._issue_id("run-1:step-3")
     assert uuid.UUID(first).version == 4
+    comment = actions._comment_id("run-1:step-2")
+    assert comment == actions._comment_id("run-1:step-2") != first
+    assert uuid.UUID(comment).version == 4

@@ -1,7 +1,10 @@
 """A small Jeli API (api.jeli.io/v1): Bearer token checked on every call (401
 `{"error": "Invalid authentication token"}` otherwise), `GET /v1/incidents` (limit, status,
 sort by `-created_at`) and `POST /v1/incidents` (title required, 422 otherwise) over
-in-memory incidents."""
+in-memory incidents; and post-incident reviews, which Jeli's API calls opportunities:
+`GET /v1/opportunities` (limit, incident_id, sort by `-created_at`) and
+`POST /v1/opportunities` (name required, 422 otherwise; an incident_id that names no
+incident, 404)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from starlette.routing import Route
 class Account:
     token: str
     incidents: list[dict[str, Any]] = field(default_factory=list)
+    opportunities: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
 
 
@@ -56,4 +60,39 @@ def make_app(account: Account) -> Starlette:
         account.incidents.append(row)
         return JSONResponse({"incident": row}, status_code=201)
 
-    return Starlette(routes=[Route("/v1/incidents", incidents, methods=["GET", "POST"])])
+    async def opportunities(request: Request) -> JSONResponse:
+        if (refused := denied(request)) is not None:
+            return refused
+        if request.method == "GET":
+            rows = list(account.opportunities)
+            if incident_id := request.query_params.get("incident_id"):
+                rows = [row for row in rows if row["incident_id"] == incident_id]
+            if request.query_params.get("sort") == "-created_at":
+                rows.sort(key=lambda row: row["created_at"], reverse=True)
+            limit = int(request.query_params.get("limit", "25"))
+            return JSONResponse({"opportunities": rows[:limit]})
+        body = await request.json()
+        if not body.get("name"):
+            return JSONResponse({"message": "name is required"}, status_code=422)
+        incident_id = body.get("incident_id")
+        if incident_id is not None and not any(i["id"] == incident_id for i in account.incidents):
+            return JSONResponse({"message": "Incident not found"}, status_code=404)
+        number = len(account.opportunities) + 1
+        row = {
+            "id": f"opp-{number}",
+            "name": body["name"],
+            "incident_id": incident_id,
+            "summary": body.get("summary"),
+            "created_by": body.get("created_by"),
+            "created_at": f"2026-11-24T08:{number:02d}:00+00:00",
+            "url": f"https://app.jeli.io/opportunities/opp-{number}",
+        }
+        account.opportunities.append(row)
+        return JSONResponse({"opportunity": row}, status_code=201)
+
+    return Starlette(
+        routes=[
+            Route("/v1/incidents", incidents, methods=["GET", "POST"]),
+            Route("/v1/opportunities", opportunities, methods=["GET", "POST"]),
+        ]
+    )

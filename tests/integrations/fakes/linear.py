@@ -1,8 +1,10 @@
 """A small Linear GraphQL endpoint: `POST /graphql` with the personal API key verbatim in
 `Authorization` (401 with Linear's AUTHENTICATION_ERROR body otherwise, a `Bearer` prefix
 included). Operations are dispatched by name — Viewer, TeamByKey, IssueById, IssueCreate,
-GetIssue, SearchIssues — and answered from in-memory teams and issues; unknown entities give
-Linear's `INVALID_INPUT` "Entity not found" error with HTTP 200, as GraphQL does."""
+GetIssue, SearchIssues, CommentById, CommentCreate — and answered from in-memory teams,
+issues and comments; unknown entities give Linear's `INVALID_INPUT` "Entity not found" error
+with HTTP 200, as GraphQL does. `commentCreate` takes `issueId` as an ID or an identifier
+(ENG-1) and an optional client-chosen `id`, which must be new, as Linear requires."""
 
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ class Workspace:
     viewer: dict[str, str]
     teams: list[dict[str, str]]
     issues: list[dict[str, Any]] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)
     operations: list[str] = field(default_factory=list)
 
 
@@ -99,6 +102,50 @@ def make_app(workspace: Workspace) -> Starlette:
         workspace.issues.append(issue)
         return JSONResponse({"data": {"issueCreate": {"success": True, "issue": render(issue)}}})
 
+    def issue_by(reference: str) -> dict[str, Any] | None:
+        return next((i for i in workspace.issues if reference in (i["id"], i["identifier"])), None)
+
+    def render_comment(comment: dict[str, Any]) -> dict[str, Any]:
+        issue = issue_by(comment["issueId"]) or {}
+        return {
+            **{k: v for k, v in comment.items() if k != "issueId"},
+            "user": {"name": workspace.viewer["name"]},
+            "issue": {"id": issue.get("id"), "identifier": issue.get("identifier")},
+        }
+
+    def comment(fields: dict[str, Any]) -> JSONResponse:
+        issue = issue_by(fields.get("issueId") or "")
+        if issue is None:
+            return _not_found("Issue")
+        if not fields.get("body"):
+            return JSONResponse(
+                {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": "Argument Validation Error",
+                            "extensions": {"code": "INVALID_INPUT"},
+                        }
+                    ],
+                }
+            )
+        if fields.get("id") and any(c["id"] == fields["id"] for c in workspace.comments):
+            return JSONResponse(
+                {"data": None, "errors": [{"message": "Duplicate id", "extensions": {}}]}
+            )
+        comment_id = fields.get("id") or str(uuid.uuid4())
+        created = {
+            "id": comment_id,
+            "body": fields["body"],
+            "issueId": issue["id"],
+            "url": f"{issue['url']}#comment-{comment_id[:8]}",
+            "createdAt": "2026-11-23T12:05:00.000Z",
+        }
+        workspace.comments.append(created)
+        return JSONResponse(
+            {"data": {"commentCreate": {"success": True, "comment": render_comment(created)}}}
+        )
+
     async def graphql(request: Request) -> JSONResponse:
         if request.headers.get("authorization") != workspace.api_key:
             return JSONResponse(UNAUTHENTICATED, status_code=401)
@@ -138,6 +185,11 @@ def make_app(workspace: Workspace) -> Starlette:
                 and (key is None or team(id=i["teamId"]) == team(key=key))
             ][: variables.get("first") or 50]
             return JSONResponse({"data": {"issues": {"nodes": nodes}}})
+        if operation == "CommentById":
+            nodes = [render_comment(c) for c in workspace.comments if c["id"] == variables["id"]]
+            return JSONResponse({"data": {"comments": {"nodes": nodes}}})
+        if operation == "CommentCreate":
+            return comment(variables["input"])
         return JSONResponse(
             {"errors": [{"message": f"Unknown operation {operation}"}]}, status_code=400
         )

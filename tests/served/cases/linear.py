@@ -17,10 +17,16 @@ SEEDED = {
 }
 
 
-def _workspace() -> fake.Workspace:
-    return fake.Workspace(
+# The fake's state, kept so that the check can see what reached Linear.
+WORKSPACES: list[fake.Workspace] = []
+
+
+def _app() -> Any:
+    workspace = fake.Workspace(
         api_key=KEY, viewer={"id": "u1", "name": "Ada Lovelace", "email": "ada@example.com"},
         teams=[ENG, OPS], issues=[dict(SEEDED)])
+    WORKSPACES.append(workspace)
+    return fake.make_app(workspace)
 
 
 def _check(outputs: dict[str, Any]) -> None:
@@ -35,11 +41,21 @@ def _check(outputs: dict[str, Any]) -> None:
     assert fetched["priority_label"] == "High"
     (found,) = outputs["search_issues"]["issues"]
     assert (found["identifier"], found["team_key"]) == ("OPS-1", "OPS")
+    comment = outputs["comment_on_issue"]["comment"]
+    assert (comment["issue_identifier"], comment["issue_id"]) == ("OPS-1", SEEDED["id"])
+    assert (comment["body"], comment["user"]) == ("Mitigated: ledger p99 back under 2s",
+                                                  "Ada Lovelace")
+    # One comment reached Linear, created after the WF-5 look-up of its derived ID.
+    (stored,) = WORKSPACES[-1].comments
+    assert stored["id"] == comment["id"] and stored["issueId"] == SEEDED["id"]
+    # (Periodic health checks send Viewer queries meanwhile.)
+    calls = [op for op in WORKSPACES[-1].operations if op.startswith("Comment")]
+    assert calls == ["CommentById", "CommentCreate"]
 
 
 CASE = ToolCase(
     slug="linear",
-    fake=lambda: fake.make_app(_workspace()),
+    fake=_app,
     hosts=("api.linear.app",),
     config={},
     secrets={"api_key": KEY},
@@ -48,6 +64,7 @@ CASE = ToolCase(
                           "description": "p99 > 2s", "priority": 1}),
         ("get_issue", {"issue": "OPS-1"}),
         ("search_issues", {"term": "LATENCY", "team": "ops"}),
+        ("comment_on_issue", {"issue": "OPS-1", "body": "Mitigated: ledger p99 back under 2s"}),
     ),
     check=_check,
 )

@@ -1,6 +1,13 @@
-"""Azure Functions: Invoke Function — one HTTP request to the function with a JSON body.
-Not idempotent: the run's key is sent as `Idempotency-Key` so a function can deduplicate
-retries (WF-5)."""
+"""Azure Functions: Invoke Function — one HTTP request to the function URL with the chosen
+method (GET, POST, PUT, PATCH or DELETE; POST when not given) and a JSON body (none with
+GET). The function key goes in `x-functions-key` (client.py).
+
+Idempotency: only a GET is safe to repeat (RFC 9110 §9.2.1), so only a GET is sent to egress
+as idempotent (transport failures are retried there). The action as a whole is declared not
+idempotent, since an action's declaration cannot depend on its inputs and four of its five
+methods write. WF-5: Azure Functions has no idempotency mechanism of its own; the run's key
+is sent as `Idempotency-Key` with every method, so a function can deduplicate retries.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +28,9 @@ async def invoke_function(ctx: ToolContext, data: InvokeFunctionInput) -> Invoke
     extra = {"Accept": "application/json"}
     if ctx.idempotency_key:
         extra["Idempotency-Key"] = ctx.idempotency_key
-    response = await client.call(ctx, data.method, idempotent=False, extra=extra, json=data.body)
+    response = await client.call(
+        ctx, data.method, idempotent=data.method == "GET", extra=extra, json=data.body
+    )
     raw = response.content
     truncated = len(raw) > BODY_LIMIT
     text = raw[:BODY_LIMIT].decode(response.encoding or "utf-8", "replace")

@@ -76,8 +76,13 @@ class AzureFunctionsSecrets(ConnectionSecrets):
 class InvokeFunctionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    body: Any = Field(default=None, description="A JSON body (not sent with GET).")
+    # POST by default: definitions saved before the method could be chosen keep working.
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        default="POST",
+        title="HTTP Method",
+        description="The method the function is invoked with (its trigger must allow it).",
+    )
+    body: Any = Field(default=None, title="Body", description="A JSON body (not sent with GET).")
 
     @model_validator(mode="after")
     def _no_body_with_get(self) -> InvokeFunctionInput:

@@ -13,10 +13,15 @@ def _destination(config: JeliConfig) -> Destination:
 INTEGRATION = Integration(
     slug="jeli",
     title="Jeli",
-    description="Open and look up incidents in Jeli (part of PagerDuty).",
+    description="Open and list incidents, and open post-incident reviews, in Jeli (part of "
+    "PagerDuty).",
     config=JeliConfig,
     secrets=JeliSecrets,
     destination=_destination,
     verify=health.verify,
-    actions=(actions.CREATE_INCIDENT, actions.LIST_INCIDENTS),
+    actions=(
+        actions.CREATE_INCIDENT,
+        actions.LIST_INCIDENTS,
+        actions.CREATE_POST_INCIDENT_REVIEW,
+    ),
 )

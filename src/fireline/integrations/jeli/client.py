@@ -1,9 +1,10 @@
 """Jeli API calls: `https://api.jeli.io/v1/…` with `Authorization: Bearer <API token>`.
 
 PagerDuty's Jeli API page documents the Bearer token and what the API can do (create and list
-incidents or opportunities, import events) but links its endpoint reference out; the base
-URL and the `/incidents` resource shapes used here are the documented capabilities in the
-form the public examples show — see the package report for what is assumed.
+incidents or post-incident reviews — "opportunities" in Jeli's older name — and import events)
+but links its endpoint reference out; the base URL and the `/incidents` and `/opportunities`
+resource shapes used here are the documented capabilities in the form the public examples
+show — see the package report for what is assumed.
 """
 
 from __future__ import annotations

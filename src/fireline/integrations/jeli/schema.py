@@ -61,6 +61,55 @@ class ListIncidentsOutput(BaseModel):
     incidents: list[Incident]
 
 
+class PostIncidentReview(BaseModel):
+    id: str
+    name: str
+    incident_id: str | None = None
+    status: str | None = None
+    summary: str | None = None
+    url: str | None = None
+    created_at: str | None = None
+    created_by: str | None = None
+
+
+class CreatePostIncidentReviewInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1,
+        max_length=255,
+        title="Name",
+        description="The review's name, e.g. the incident's title.",
+    )
+    incident_id: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        title="Jeli Incident ID",
+        description="The Jeli incident the review is about (e.g. Create Incident's id).",
+    )
+    summary: str | None = Field(
+        default=None, max_length=20_000, title="Summary", description="Markdown."
+    )
+
+
+class CreatePostIncidentReviewOutput(BaseModel):
+    review: PostIncidentReview
+
+
+def review(body: dict[str, Any]) -> PostIncidentReview:
+    return PostIncidentReview(
+        id=str(body["id"]),
+        name=str(body.get("name") or ""),
+        incident_id=None if body.get("incident_id") is None else str(body["incident_id"]),
+        status=body.get("status"),
+        summary=body.get("summary"),
+        url=body.get("url"),
+        created_at=body.get("created_at"),
+        created_by=body.get("created_by"),
+    )
+
+
 def incident(body: dict[str, Any]) -> Incident:
     return Incident(
         id=str(body["id"]),

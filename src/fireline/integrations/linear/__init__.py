@@ -13,10 +13,15 @@ def _destination(config: LinearConfig) -> Destination:
 INTEGRATION = Integration(
     slug="linear",
     title="Linear",
-    description="Create, look up and search Linear issues through the GraphQL API.",
+    description="Create, look up, search and comment on Linear issues through the GraphQL API.",
     config=LinearConfig,
     secrets=LinearSecrets,
     destination=_destination,
     verify=health.verify,
-    actions=(actions.CREATE_ISSUE, actions.GET_ISSUE_ACTION, actions.SEARCH_ISSUES_ACTION),
+    actions=(
+        actions.CREATE_ISSUE,
+        actions.GET_ISSUE_ACTION,
+        actions.SEARCH_ISSUES_ACTION,
+        actions.COMMENT_ON_ISSUE,
+    ),
 )

@@ -1,9 +1,11 @@
 """Linear actions: Create Issue (`issueCreate`), Get Issue (`issue(id:)`, which takes an ID
-or an identifier such as ENG-123) and Search Issues (`issues(filter:)`, title contains).
+or an identifier such as ENG-123), Search Issues (`issues(filter:)`, title contains) and
+Comment on Issue (`commentCreate`, whose `issueId` also takes an ID or an identifier).
 
-WF-5: `issueCreate` accepts a client-chosen issue `id`. Create Issue derives it from the run's
-idempotency key (a name-based UUID in v4 form), looks it up first, and returns the existing
-issue instead of creating a second one when a retried step already succeeded.
+WF-5: `issueCreate` and `commentCreate` accept a client-chosen `id`. Both writes derive it
+from the run's idempotency key (a name-based UUID in v4 form), look it up first, and return
+the existing issue or comment instead of creating a second one when a retried step already
+succeeded.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from fireline.core.errors import PermanentError
 from fireline.integrations.base import Action, ToolContext
 from fireline.integrations.linear import client
 from fireline.integrations.linear.schema import (
+    Comment,
+    CommentOnIssueInput,
+    CommentOutput,
     CreateIssueInput,
     GetIssueInput,
     Issue,
@@ -24,8 +29,9 @@ from fireline.integrations.linear.schema import (
     SearchIssuesOutput,
 )
 
-# Namespace for issue IDs derived from idempotency keys (a fixed, random UUID).
+# Namespaces for issue and comment IDs derived from idempotency keys (fixed, random UUIDs).
 _ID_NAMESPACE = uuid.UUID("7c0e1a52-5b8e-4d3f-9a51-3f7f0a6c2d10")
+_COMMENT_NAMESPACE = uuid.UUID("d4b8f0e2-3a6c-4e1f-8b27-95c0a7e3f164")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 _ISSUE_FIELDS = """
@@ -39,6 +45,11 @@ ISSUE_CREATE = f"""mutation IssueCreate($input: IssueCreateInput!) {{
   issueCreate(input: $input) {{ success issue {{ {_ISSUE_FIELDS} }} }}
 }}"""
 GET_ISSUE = f"query GetIssue($id: String!) {{ issue(id: $id) {{ {_ISSUE_FIELDS} }} }}"
+_COMMENT_FIELDS = "id body url createdAt user { name } issue { id identifier }"
+COMMENT_BY_ID = f"query CommentById($id: ID!) {{ comments(filter: {{id: {{eq: $id}}}}) {{ nodes {{ {_COMMENT_FIELDS} }} }} }}"  # noqa: E501
+COMMENT_CREATE = f"""mutation CommentCreate($input: CommentCreateInput!) {{
+  commentCreate(input: $input) {{ success comment {{ {_COMMENT_FIELDS} }} }}
+}}"""
 SEARCH_ISSUES = f"""query SearchIssues($filter: IssueFilter, $first: Int) {{
   issues(filter: $filter, first: $first, orderBy: updatedAt) {{ nodes {{ {_ISSUE_FIELDS} }} }}
 }}"""
@@ -61,11 +72,32 @@ def _issue(node: dict[str, Any]) -> Issue:
     )
 
 
-def _issue_id(idempotency_key: str) -> str:
+def _comment(node: dict[str, Any]) -> Comment:
+    issue = node.get("issue") or {}
+    return Comment(
+        id=node["id"],
+        body=node["body"],
+        url=node["url"],
+        issue_id=issue.get("id"),
+        issue_identifier=issue.get("identifier"),
+        user=(node.get("user") or {}).get("name"),
+        created_at=node.get("createdAt"),
+    )
+
+
+def _derived_id(namespace: uuid.UUID, idempotency_key: str) -> str:
     # Linear: "The identifier in UUID v4 format". A name-based UUID is stable across retries;
     # its version bits are then set to 4 so that it has the form Linear validates.
-    derived = uuid.uuid5(_ID_NAMESPACE, idempotency_key)
+    derived = uuid.uuid5(namespace, idempotency_key)
     return str(uuid.UUID(bytes=derived.bytes, version=4))
+
+
+def _issue_id(idempotency_key: str) -> str:
+    return _derived_id(_ID_NAMESPACE, idempotency_key)
+
+
+def _comment_id(idempotency_key: str) -> str:
+    return _derived_id(_COMMENT_NAMESPACE, idempotency_key)
 
 
 async def _team_id(ctx: ToolContext, team: str) -> str:
@@ -115,6 +147,22 @@ async def search_issues(ctx: ToolContext, data: SearchIssuesInput) -> SearchIssu
     return SearchIssuesOutput(issues=[_issue(node) for node in nodes])
 
 
+async def comment_on_issue(ctx: ToolContext, data: CommentOnIssueInput) -> CommentOutput:
+    fields: dict[str, Any] = {"issueId": data.issue, "body": data.body}
+    if ctx.idempotency_key:
+        comment_id = _comment_id(ctx.idempotency_key)
+        found = await client.graphql(ctx, COMMENT_BY_ID, {"id": comment_id}, idempotent=True)
+        existing = (found.get("comments") or {}).get("nodes") or []
+        if existing:
+            return CommentOutput(comment=_comment(existing[0]))
+        fields["id"] = comment_id
+    result = await client.graphql(ctx, COMMENT_CREATE, {"input": fields}, idempotent=False)
+    created = result.get("commentCreate") or {}
+    if not created.get("success") or not created.get("comment"):
+        raise PermanentError("Linear did not create the comment")
+    return CommentOutput(comment=_comment(created["comment"]))
+
+
 CREATE_ISSUE = Action(
     name="create_issue",
     title="Create Issue",
@@ -138,4 +186,12 @@ SEARCH_ISSUES_ACTION = Action(
     output=SearchIssuesOutput,
     idempotent=True,
     run=search_issues,
+)
+COMMENT_ON_ISSUE = Action(
+    name="comment_on_issue",
+    title="Comment on Issue",
+    input=CommentOnIssueInput,
+    output=CommentOutput,
+    idempotent=False,
+    run=comment_on_issue,
 )

@@ -82,8 +82,35 @@ class SearchIssuesInput(BaseModel):
     limit: int = Field(default=20, ge=1, le=100, title="Limit")
 
 
+class Comment(BaseModel):
+    id: str
+    body: str
+    url: str
+    issue_id: str | None = None
+    issue_identifier: str | None = None
+    user: str | None = None
+    created_at: str | None = None
+
+
+class CommentOnIssueInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    issue: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$",
+        title="Issue",
+        description="The issue identifier (e.g. ENG-123) or ID.",
+    )
+    body: str = Field(min_length=1, max_length=100_000, title="Comment", description="Markdown.")
+
+
 class IssueOutput(BaseModel):
     issue: Issue
+
+
+class CommentOutput(BaseModel):
+    comment: Comment
 
 
 class SearchIssuesOutput(BaseModel):
