@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import trustme
 from pydantic import ValidationError
@@ -10,8 +13,13 @@ from pydantic import ValidationError
 from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.core.redaction import register_secret
 from fireline.integrations.base import ToolContext
-from fireline.integrations.servicenow import INTEGRATION, client
-from fireline.integrations.servicenow.schema import RetrieveRunbookInput, RetrieveRunbookOutput
+from fireline.integrations.servicenow import INTEGRATION, actions, client
+from fireline.integrations.servicenow.schema import (
+    CreateIncidentInput,
+    IncidentOutput,
+    RetrieveRunbookInput,
+    RetrieveRunbookOutput,
+)
 from fireline.integrations.servicenow.text import html_to_text
 from tests.integrations.fakes import servicenow as fake
 from tests.integrations.support import FakeServer, serve, tool_context
@@ -25,6 +33,9 @@ SECRETS = {
 }
 SYS_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 OTHER_SYS_ID = "ffffffffffffffffffffffffffffffff"
+PAYMENTS_SRE = "287ebd7da9fe198100f92cc8d1d2154e"
+DATABASE_1, DATABASE_2 = "8a5055c9c61122780043563ef53438e3", "8a4dde73c6112278017a6a4baf547aa7"
+ABEL = "62826bf03710200044e0bfc8bcbe5df1"
 HTML = (
     "<h2>Restart the payments API</h2><p>When latency &gt; 2s:</p>"
     "<ol><li>Drain the node</li><li>Run <code>systemctl restart payments</code></li></ol>"
@@ -52,6 +63,16 @@ def _instance() -> fake.Instance:
     return fake.Instance(
         **SECRETS,
         tables={
+            "incident": [],
+            "sys_user_group": [
+                {"sys_id": PAYMENTS_SRE, "name": "Payments SRE"},
+                {"sys_id": DATABASE_1, "name": "Database"},
+                {"sys_id": DATABASE_2, "name": "Database"},  # names need not be unique
+            ],
+            "sys_user": [
+                {"sys_id": ABEL, "user_name": "abel.tuter", "email": "abel.tuter@example.com",
+                 "name": "Abel Tuter"},
+            ],
             "sn_km_mr_st_kb_knowledge": [article, other],
             "kb_knowledge": [
                 {
@@ -96,13 +117,16 @@ def snow(
         yield server
 
 
-def _ctx(snow: FakeServer, ca: trustme.CA, **changes: str) -> ToolContext:
+def _ctx(
+    snow: FakeServer, ca: trustme.CA, idempotency_key: str | None = None, **changes: str
+) -> ToolContext:
     return tool_context(
         INTEGRATION,
         config={"url": f"https://{HOST}/now/nav/ui/classic"},
         secrets={**SECRETS, **changes},
         routes=snow.routes(443),
         ca=ca,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -112,6 +136,23 @@ async def _retrieve(ctx: ToolContext, **data: Any) -> RetrieveRunbookOutput:
     output = await action.run(ctx, RetrieveRunbookInput.model_validate(data))
     assert isinstance(output, RetrieveRunbookOutput)
     return output
+
+
+async def _create(ctx: ToolContext, **data: Any) -> IncidentOutput:
+    action = INTEGRATION.action("create_incident")
+    assert action is not None and not action.idempotent
+    output = await action.run(ctx, CreateIncidentInput.model_validate(data))
+    assert isinstance(output, IncidentOutput)
+    return output
+
+
+def _key(step: str = "step-1") -> str:
+    # The instance outlives one test (and each test runs on both event loops): a fresh run.
+    return f"{uuid.uuid4()}:{step}"
+
+
+def _stored(instance: fake.Instance, sys_id: str) -> dict[str, Any]:
+    return next(r for r in instance.tables["incident"] if r["sys_id"] == sys_id)
 
 
 async def test_verify_obtains_a_token_by_the_password_grant(
@@ -175,6 +216,8 @@ async def test_sec7_secrets_travel_in_the_form_body_never_the_url(
 ) -> None:
     instance.urls.clear()
     await _retrieve(_ctx(snow, ca), article="KB0010001", include_attachments=True)
+    await _create(_ctx(snow, ca, _key()), short_description="SEC-7",
+                  assignment_group="Payments SRE", caller="abel.tuter")
     assert instance.urls
     for url in instance.urls:
         assert all(value not in url for value in SECRETS.values())
@@ -292,3 +335,164 @@ def test_all_four_credentials_are_secrets() -> None:
 def test_html_to_text_keeps_structure() -> None:
     assert html_to_text("<table><tr><td>a</td><td>b&amp;c</td></tr></table>") == "a\tb&c"
     assert html_to_text("<style>p{}</style><p>one<br>two</p>") == "one\ntwo"
+
+
+async def test_create_incident_resolves_names_and_links_the_new_incident(
+    snow: FakeServer, instance: fake.Instance, ca: trustme.CA
+) -> None:
+    key = _key()
+    output = await _create(
+        _ctx(snow, ca, key),
+        short_description="Checkout p99 above 2s",
+        description="Datadog monitor 1001 is alerting",
+        urgency=1,
+        impact=2,
+        assignment_group="Payments SRE",
+        caller="abel.tuter",
+        category="software",
+    )
+    assert output.created
+    assert re.fullmatch(r"INC\d{7}", output.number)
+    assert re.fullmatch(r"[0-9a-f]{32}", output.sys_id)
+    assert output.short_description == "Checkout p99 above 2s"
+    assert (output.urgency, output.impact, output.priority, output.state) == (1, 2, 2, "1")
+    assert (output.assignment_group, output.caller) == (PAYMENTS_SRE, ABEL)
+    assert output.link == f"https://{HOST}/nav_to.do?uri=incident.do%3Fsys_id%3D{output.sys_id}"
+    stored = _stored(instance, output.sys_id)
+    assert stored["description"] == "Datadog monitor 1001 is alerting"
+    assert stored["category"] == "software"
+    assert stored["assignment_group"]["value"] == PAYMENTS_SRE
+    assert stored["caller_id"]["display_value"] == "Abel Tuter"
+    assert stored["correlation_id"] == actions.correlation_id(key)
+    assert stored["correlation_display"] == "Fireline"
+
+
+async def test_wf5_create_incident_retried_with_the_same_key_creates_one_incident(
+    snow: FakeServer, instance: fake.Instance, ca: trustme.CA
+) -> None:
+    data = {"short_description": f"Retried step {uuid.uuid4()}", "urgency": 2}
+    key = _key("step-2")
+    first = await _create(_ctx(snow, ca, key), **data)
+    again = await _create(_ctx(snow, ca, key), **data)
+    other = await _create(_ctx(snow, ca, _key("step-2")), **data)
+    assert first.created and not again.created and other.created
+    assert first.sys_id == again.sys_id != other.sys_id
+    assert first.number == again.number
+    assert again.model_dump(exclude={"created"}) == first.model_dump(exclude={"created"})
+    stored = [r for r in instance.tables["incident"]
+              if r["short_description"] == data["short_description"]]
+    assert len(stored) == 2
+
+
+async def test_create_incident_without_a_key_sets_no_correlation_id(
+    snow: FakeServer, instance: fake.Instance, ca: trustme.CA
+) -> None:
+    instance.urls.clear()
+    output = await _create(_ctx(snow, ca), short_description="Manual")
+    assert (output.urgency, output.impact, output.priority) == (3, 3, 5)
+    assert output.assignment_group is None and output.caller is None
+    stored = _stored(instance, output.sys_id)
+    assert stored["correlation_id"] == "" and "correlation_display" not in stored
+    # No look-up without a key: only the token and the insert.
+    assert [url.split("?")[0] for url in instance.urls] == [
+        f"https://{HOST}/oauth_token.do", f"https://{HOST}/api/now/table/incident"]
+
+
+async def test_create_incident_takes_sys_ids_as_they_are_and_callers_by_email(
+    snow: FakeServer, instance: fake.Instance, ca: trustme.CA
+) -> None:
+    instance.urls.clear()
+    output = await _create(
+        _ctx(snow, ca, _key()), short_description="Replica lag",
+        assignment_group=DATABASE_2.upper(), caller="abel.tuter@example.com",
+    )
+    assert (output.assignment_group, output.caller) == (DATABASE_2, ABEL)
+    assert not any("sys_user_group" in url for url in instance.urls)
+    assert any("sysparm_query=email%3Dabel.tuter%40example.com" in url for url in instance.urls)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"assignment_group": "No Such Group"}, "no assignment group named No Such Group"),
+        ({"assignment_group": "Database"}, "more than one assignment group named Database"),
+        ({"caller": "nobody"}, "no user with user_name nobody"),
+        ({"caller": "nobody@example.com"}, "no user with email nobody@example.com"),
+    ],
+)
+async def test_unknown_or_ambiguous_references_insert_nothing(
+    snow: FakeServer, instance: fake.Instance, ca: trustme.CA, changes: dict[str, str],
+    message: str
+) -> None:
+    before = len(instance.tables["incident"])
+    with pytest.raises(PermanentError, match=message):
+        await _create(_ctx(snow, ca, _key()), short_description="x", **changes)
+    assert len(instance.tables["incident"]) == before
+
+
+async def test_insert_acl_refusal_quotes_servicenow(
+    snow: FakeServer, instance: fake.Instance, ca: trustme.CA
+) -> None:
+    instance.insert_denied.add("incident")
+    try:
+        with pytest.raises(CredentialError) as caught:
+            await _create(_ctx(snow, ca, _key()), short_description="Denied")
+    finally:
+        instance.insert_denied.discard("incident")
+    assert str(caught.value) == (
+        "ServiceNow refused POST /api/now/table/incident (HTTP 403): Operation Failed: "
+        "ACL Exception Insert Failed due to security constraints"
+    )
+
+
+async def test_table_api_insert_checks_the_bearer_token(snow: FakeServer, ca: trustme.CA) -> None:
+    with pytest.raises(CredentialError, match="User Not Authenticated"):
+        await client.post(
+            _ctx(snow, ca), "not-a-token", "/api/now/table/incident", {"short_description": "x"},
+            {},
+        )
+
+
+class _LostHttp:
+    """The egress contract for a POST whose answer never came (WF-6: outcome unknown)."""
+
+    async def request(self, method: str, url: object, **_: object) -> httpx.Response:
+        raise TransientError("POST acme.service-now.com: timed out", outcome_unknown=True,
+                             retry_after=5.0)
+
+
+async def test_wf6_a_lost_insert_stays_outcome_unknown() -> None:
+    ctx = ToolContext(
+        connection_id="PTEST",
+        config=INTEGRATION.config.model_validate({"url": f"https://{HOST}"}),
+        secrets=INTEGRATION.secrets.model_validate(SECRETS),
+        http=_LostHttp(),
+    )
+    with pytest.raises(TransientError, match="refused POST") as caught:
+        await client.post(ctx, "token", "/api/now/table/incident", {"short_description": "x"}, {})
+    assert caught.value.outcome_unknown and caught.value.retry_after == 5.0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"short_description": ""},
+        {"short_description": "x" * 161},
+        {"short_description": "x", "description": "x" * 4001},
+        {"short_description": "x", "urgency": 4},
+        {"short_description": "x", "impact": 0},
+        {"short_description": "x", "assignment_group": "Payments^ORname=Database"},
+        {"short_description": "x", "caller": "abel\ntuter"},
+        {"short_description": "x", "caller": "x" * 101},
+        {"short_description": "x", "priority": 1},
+    ],
+)
+def test_create_incident_input_is_validated(data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        CreateIncidentInput.model_validate(data)
+
+
+def test_wf5_correlation_ids_from_idempotency_keys_are_stable() -> None:
+    first = actions.correlation_id("run-1:step-2")
+    assert first == actions.correlation_id("run-1:step-2") != actions.correlation_id("run-1:x")
+    assert re.fullmatch(r"fireline:[0-9a-f-]{36}", first)

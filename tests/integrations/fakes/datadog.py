@@ -1,13 +1,21 @@
 """A small Datadog API: `DD-API-KEY`/`DD-APPLICATION-KEY` auth with Datadog's 403 body,
 `GET /api/v2/validate_keys`, `POST /api/v2/logs/events/search` (a search-syntax subset:
 `*`, `key:value` on reserved attributes and tags, bare words in the message, all ANDed; date
-math `now-15m` or ISO 8601; sort; page limit and an opaque `meta.page.after` cursor), and
-`GET /api/v1/query` for `<avg|sum|min|max>:<metric>{<scope>}` over in-memory series."""
+math `now-15m` or ISO 8601; sort; page limit and an opaque `meta.page.after` cursor),
+`GET /api/v1/query` for `<avg|sum|min|max>:<metric>{<scope>}` over in-memory series, and
+monitors: `GET /api/v1/monitor/{id}` (`group_states`, `with_downtimes`; 404 "Monitor not
+found"), `GET /api/v1/monitor/search` (`status:`, `type:`, `tag:` and name words, ANDed; a bad
+status is Datadog's 400 "Query parsing error"; `page`/`per_page` with `metadata`) and
+`GET /api/v1/graph/snapshot` (`metric_query`, `start`, `end` required; returns
+`snapshot_url`). Errors are Datadog's `{"errors": [...]}`; `rate_limited` answers 429 with
+the `X-RateLimit-*` headers."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +29,11 @@ from starlette.routing import Route
 _RELATIVE = re.compile(r"^now(?:-(\d+)([smhd]))?$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _METRIC = re.compile(r"^(avg|sum|min|max):([\w.]+)\{([^}]*)\}$")
+# Monitor search terms: `attribute:value`, `attribute:"quoted value"`, or a bare word.
+_TERM = re.compile(r'(?:(\w+):)?(?:"([^"]*)"|(\S+))')
+_STATUSES = {"alert": "Alert", "warn": "Warn", "no data": "No Data", "ok": "OK",
+             "ignored": "Ignored", "skipped": "Skipped", "unknown": "Unknown"}
+_GROUP_STATES = {"all", "alert", "warn", "no data"}
 
 
 @dataclass
@@ -30,6 +43,12 @@ class DatadogState:
     logs: list[dict[str, Any]]  # {"id", "attributes": {...}} with ISO `timestamp`
     series: list[dict[str, Any]] = field(default_factory=list)  # metric, tags, points
     search_bodies: list[dict[str, Any]] = field(default_factory=list)
+    # Monitor objects as GET /api/v1/monitor/{id} returns them, `state.groups` included.
+    monitors: list[dict[str, Any]] = field(default_factory=list)
+    downtimes: list[dict[str, Any]] = field(default_factory=list)  # each with `monitor_id`
+    monitor_searches: list[dict[str, str]] = field(default_factory=list)  # query parameters
+    snapshots: list[dict[str, str]] = field(default_factory=list)  # query parameters
+    rate_limited: bool = False  # answer every authenticated request with Datadog's 429
 
 
 def _forbidden() -> JSONResponse:
@@ -66,19 +85,64 @@ def _matches(attributes: dict[str, Any], query: str) -> bool:
     return True
 
 
+def _classification(monitor: dict[str, Any]) -> str:
+    kind = str(monitor.get("type", ""))
+    return "metric" if kind in ("metric alert", "query alert") else kind.split()[0]
+
+
+def _search_result(monitor: dict[str, Any]) -> dict[str, Any]:
+    groups = (monitor.get("state") or {}).get("groups") or {}
+    triggered = [g["last_triggered_ts"] for g in groups.values() if g.get("last_triggered_ts")]
+    return {
+        "id": monitor["id"], "name": monitor["name"], "status": monitor["overall_state"],
+        "type": monitor["type"], "classification": _classification(monitor),
+        "query": monitor["query"], "tags": monitor.get("tags", []),
+        "priority": monitor.get("priority"), "org_id": 321813,
+        "creator": monitor.get("creator"), "metrics": [], "notifications": [], "scopes": [],
+        "last_triggered_ts": max(triggered, default=None), "overall_state_modified": None,
+        "muted_until_ts": None, "restricted_roles": [],
+    }
+
+
+def _monitor_matches(monitor: dict[str, Any], terms: list[tuple[str, str]]) -> bool:
+    for attribute, value in terms:
+        if attribute == "status" and monitor["overall_state"] != _STATUSES[value.lower()]:
+            return False
+        if attribute == "type" and _classification(monitor) != value.lower():
+            return False
+        if attribute == "tag" and value not in monitor.get("tags", []):
+            return False
+        if not attribute and value.lower() not in monitor["name"].lower():
+            return False
+    return True
+
+
+def _counts(found: list[dict[str, Any]], key: Any) -> list[dict[str, Any]]:
+    counted: dict[str, int] = {}
+    for monitor in found:
+        counted[key(monitor)] = counted.get(key(monitor), 0) + 1
+    return [{"count": count, "name": name} for name, count in counted.items()]
+
+
 def make_app(state: DatadogState) -> Starlette:
-    def authorized(request: Request) -> JSONResponse | None:
+    def admit(request: Request) -> JSONResponse | None:
         if request.headers.get("dd-api-key") != state.api_key:
             return _forbidden()
         if request.headers.get("dd-application-key") != state.application_key:
             return _forbidden()
+        if state.rate_limited:
+            # Datadog's 429: no Retry-After, the X-RateLimit-* headers instead.
+            return JSONResponse({"errors": ["Rate limit exceeded"]}, status_code=429, headers={
+                "X-RateLimit-Limit": "1000", "X-RateLimit-Period": "3600",
+                "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "42",
+                "X-RateLimit-Name": "monitor_search"})
         return None
 
     async def validate_keys(request: Request) -> JSONResponse:
-        return authorized(request) or JSONResponse({"status": "ok"})
+        return admit(request) or JSONResponse({"status": "ok"})
 
     async def search(request: Request) -> JSONResponse:
-        if (denied := authorized(request)) is not None:
+        if (denied := admit(request)) is not None:
             return denied
         body = await request.json()
         state.search_bodies.append(body)
@@ -108,7 +172,7 @@ def make_app(state: DatadogState) -> Starlette:
         return JSONResponse({"data": [{"type": "log", **event} for event in chunk], "meta": meta})
 
     async def query(request: Request) -> JSONResponse:
-        if (denied := authorized(request)) is not None:
+        if (denied := admit(request)) is not None:
             return denied
         params = request.query_params
         parsed = _METRIC.match(params.get("query", ""))
@@ -151,10 +215,83 @@ def make_app(state: DatadogState) -> Starlette:
             }
         )
 
+    async def monitor(request: Request) -> JSONResponse:
+        if (denied := admit(request)) is not None:
+            return denied
+        wanted = request.path_params["monitor_id"]
+        found = next((m for m in state.monitors if m["id"] == wanted), None)
+        if found is None:
+            return JSONResponse({"errors": ["Monitor not found"]}, status_code=404)
+        answer = {key: value for key, value in found.items() if key != "state"}
+        states = {s.strip() for s in request.query_params.get("group_states", "").split(",")}
+        states.discard("")
+        if states - _GROUP_STATES:
+            return _bad(f"Invalid group_states: {', '.join(sorted(states - _GROUP_STATES))}")
+        if states:
+            groups = (found.get("state") or {}).get("groups") or {}
+            answer["state"] = {"groups": {
+                name: group for name, group in groups.items()
+                if "all" in states or group["status"].lower() in states}}
+        if request.query_params.get("with_downtimes") == "true":
+            answer["matching_downtimes"] = [
+                d for d in state.downtimes if d["monitor_id"] == wanted]
+        return JSONResponse(answer)
+
+    async def monitor_search(request: Request) -> JSONResponse:
+        if (denied := admit(request)) is not None:
+            return denied
+        params = request.query_params
+        state.monitor_searches.append(dict(params))
+        terms = [(attr, quoted or bare)
+                 for attr, quoted, bare in _TERM.findall(params.get("query", ""))]
+        for attribute, value in terms:
+            if attribute == "status" and value.lower() not in _STATUSES:
+                return _bad(f"Query parsing error: '{value}' is not a valid monitor status")
+            if attribute not in ("", "status", "type", "tag"):
+                return _bad(f"Query parsing error: '{attribute}' is not a valid attribute")
+        page, per_page = int(params.get("page", 0)), int(params.get("per_page", 30))
+        if page < 0 or per_page < 1:
+            return _bad("page must be >= 0 and per_page >= 1")
+        found = [m for m in state.monitors if _monitor_matches(m, terms)]
+        chunk = found[page * per_page : (page + 1) * per_page]
+        return JSONResponse({
+            "counts": {"status": _counts(found, lambda m: m["overall_state"]),
+                       "type": _counts(found, _classification)},
+            "metadata": {"total_count": len(found), "page_count": math.ceil(len(found) / per_page),
+                         "page": page, "per_page": per_page},
+            "monitors": [_search_result(m) for m in chunk],
+        })
+
+    async def snapshot(request: Request) -> JSONResponse:
+        if (denied := admit(request)) is not None:
+            return denied
+        params = request.query_params
+        for name in ("start", "end"):
+            if not params.get(name, "").isdigit():
+                return _bad(f"Missing or invalid parameter: {name}")
+        if "metric_query" not in params and "graph_def" not in params:
+            return _bad("One of metric_query or graph_def is required")
+        if "metric_query" in params and not _METRIC.match(params["metric_query"]):
+            return _bad(f"Error parsing query: {params['metric_query']!r}")
+        if int(params["start"]) >= int(params["end"]):
+            return _bad("start must be before end")
+        state.snapshots.append(dict(params))
+        digest = hashlib.sha1(str(sorted(params.items())).encode()).hexdigest()
+        day = datetime.fromtimestamp(int(params["end"]), UTC).strftime("%Y-%m-%d")
+        return JSONResponse({
+            "metric_query": params.get("metric_query", ""),
+            "snapshot_url": "https://p.datadoghq.com/snapshot/view/dd-snapshots-prod/"
+                            f"org_321813/{day}/{digest}.png",
+        })
+
     return Starlette(
         routes=[
             Route("/api/v2/validate_keys", validate_keys, methods=["GET"]),
             Route("/api/v2/logs/events/search", search, methods=["POST"]),
             Route("/api/v1/query", query, methods=["GET"]),
+            # Registered before /monitor/{id}: "search" is not a monitor ID.
+            Route("/api/v1/monitor/search", monitor_search, methods=["GET"]),
+            Route("/api/v1/monitor/{monitor_id:int}", monitor, methods=["GET"]),
+            Route("/api/v1/graph/snapshot", snapshot, methods=["GET"]),
         ]
     )

@@ -1,13 +1,19 @@
 """A small ServiceNow instance: `oauth_token.do` (password grant, form-encoded, ServiceNow's
 `{"error_description":"access_denied","error":"server_error"}` on refusal), Bearer-checked
 Table API (`/api/now/table/{table}` with `sysparm_query` `a=b^c=d`, `sysparm_limit`,
-`sysparm_fields`, `sysparm_display_value`; `/api/now/table/{table}/{sys_id}`) and Attachment
-API metadata (`/api/now/attachment`), over in-memory records."""
+`sysparm_fields`, `sysparm_display_value`, `sysparm_exclude_reference_link`;
+`/api/now/table/{table}/{sys_id}`), Table API inserts (`POST /api/now/table/{table}`: a JSON
+body of field values, `sys_*` fields ignored, 201 with the new record; incidents get an INC
+number, priority from impact and urgency and their reference fields resolved; an insert ACL
+refusal is ServiceNow's 403) and Attachment API metadata (`/api/now/attachment`), over
+in-memory records."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,6 +28,11 @@ NOT_AUTHENTICATED = {
     },
     "status": "failure",
 }
+# Incident reference fields and the tables they point at.
+REFERENCES = {"assignment_group": "sys_user_group", "caller_id": "sys_user"}
+# ServiceNow's default priority lookup: (impact, urgency) -> priority.
+PRIORITY = {(1, 1): 1, (1, 2): 2, (2, 1): 2, (1, 3): 3, (2, 2): 3, (3, 1): 3, (2, 3): 4,
+            (3, 2): 4, (3, 3): 5}
 
 
 @dataclass
@@ -37,22 +48,29 @@ class Instance:
     urls: list[str] = field(default_factory=list)  # every URL requested, for SEC-7 checks
     # A misbehaving proxy/instance that echoes the submitted form in its refusal (SEC-1).
     echo_refusals: bool = False
+    insert_denied: set[str] = field(default_factory=set)  # tables whose insert ACL refuses
+    host: str = "acme.service-now.com"
+    next_number: int = 10001
 
 
 def _render(record: dict[str, Any], request: Request) -> dict[str, Any]:
     display = request.query_params.get("sysparm_display_value", "false")
     wanted = request.query_params.get("sysparm_fields")
+    exclude_links = request.query_params.get("sysparm_exclude_reference_link") == "true"
     names = [n for n in wanted.split(",") if n in record] if wanted else list(record)
     out: dict[str, Any] = {}
     for name in names:
         value = record[name]
         if isinstance(value, dict):
-            if display == "true":
-                value = value["display_value"]
-            elif display == "all":
-                value = dict(value)
+            # A reference field carries a Table API `link` unless told to leave it out.
+            link = None if exclude_links else value.get("link")
+            if display == "all":
+                value = {k: v for k, v in value.items() if k != "link"}
+                if link:
+                    value["link"] = link
             else:
-                value = value["value"]
+                key = "display_value" if display == "true" else "value"
+                value = {key: value[key], "link": link} if link else value[key]
         out[name] = value
     return out
 
@@ -132,6 +150,56 @@ def make_app(instance: Instance) -> Starlette:
         found = [_render(r, request) for r in records if _matches(r, query)][:limit]
         return JSONResponse({"result": found})
 
+    def failure(message: str, detail: str | None, status: int) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"message": message, "detail": detail}, "status": "failure"},
+            status_code=status,
+        )
+
+    def reference(table: str, sys_id: str) -> dict[str, str]:
+        target = next((r for r in instance.tables.get(table, []) if r["sys_id"] == sys_id), {})
+        return {"value": sys_id,
+                "display_value": str(target.get("name", "")),
+                "link": f"https://{instance.host}/api/now/table/{table}/{sys_id}"}
+
+    async def insert(request: Request) -> JSONResponse:
+        if (denied := bearer(request)) is not None:
+            return denied
+        name = request.path_params["table"]
+        records = table_or_error(name)
+        if isinstance(records, JSONResponse):
+            return records
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return failure("Exception while reading request", "The payload is not valid JSON.",
+                           400)
+        if not isinstance(body, dict):
+            return failure("Exception while reading request", "The payload is not valid JSON.",
+                           400)
+        if name in instance.insert_denied:
+            return failure("Operation Failed",
+                           "ACL Exception Insert Failed due to security constraints", 403)
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        # "fields that have a prefix of sys_ ... cannot be updated"
+        new: dict[str, Any] = {k: str(v) for k, v in body.items() if not k.startswith("sys_")}
+        new.update(sys_id=secrets.token_hex(16), sys_created_on=now, sys_updated_on=now)
+        if name == "incident":
+            new.setdefault("urgency", "3")
+            new.setdefault("impact", "3")
+            new.update(number=f"INC{instance.next_number:07d}", state="1", incident_state="1",
+                       active="true", correlation_id=new.get("correlation_id", ""))
+            instance.next_number += 1
+            new["priority"] = str(PRIORITY.get((int(new["impact"]), int(new["urgency"])), 5))
+            for field_name, table_name in REFERENCES.items():
+                if new.get(field_name):
+                    new[field_name] = reference(table_name, new[field_name])
+        records.append(new)
+        return JSONResponse(
+            {"result": _render(new, request)}, status_code=201,
+            headers={"Location": f"https://{instance.host}/api/now/table/{name}/{new['sys_id']}"},
+        )
+
     async def record(request: Request) -> JSONResponse:
         if (denied := bearer(request)) is not None:
             return denied
@@ -164,6 +232,7 @@ def make_app(instance: Instance) -> Starlette:
         routes=[
             Route("/oauth_token.do", oauth_token, methods=["POST"]),
             Route("/api/now/table/{table}", table, methods=["GET"]),
+            Route("/api/now/table/{table}", insert, methods=["POST"]),
             Route("/api/now/table/{table}/{sys_id}", record, methods=["GET"]),
             Route("/api/now/attachment", attachments, methods=["GET"]),
         ]

@@ -32,6 +32,30 @@ SERIES = [
 ]
 
 
+TRIGGERED = int((DAY + timedelta(hours=10, minutes=5)).timestamp())
+MONITORS = [
+    {"id": 1001, "org_id": 321813, "name": "Checkout CPU high", "type": "metric alert",
+     "query": "avg(last_5m):avg:system.cpu.user{service:checkout} > 90",
+     "message": "CPU high @pagerduty", "tags": ["service:checkout", "env:prod"],
+     "overall_state": "Alert", "priority": 2, "multi": True,
+     "created": "2026-11-01T10:00:00+00:00", "modified": "2026-11-02T10:00:00+00:00",
+     "creator": {"name": "Ada Lovelace", "handle": "ada@example.com"},
+     "state": {"groups": {
+         "host:web-1": {"name": "host:web-1", "status": "Alert", "last_triggered_ts": TRIGGERED},
+         "host:web-2": {"name": "host:web-2", "status": "OK", "last_triggered_ts": 0}}}},
+    {"id": 1002, "org_id": 321813, "name": "Disk space low", "type": "metric alert",
+     "query": "avg(last_5m):avg:system.disk.in_use{*} > 0.9", "tags": ["env:prod"],
+     "overall_state": "OK", "priority": None, "multi": False},
+]
+STATES: list[fake.DatadogState] = []  # the fake's state, for the check to read
+
+
+def _state() -> fake.DatadogState:
+    state = fake.DatadogState(API_KEY, APP_KEY, LOGS, SERIES, monitors=MONITORS)
+    STATES.append(state)
+    return state
+
+
 def _check(outputs: dict[str, Any]) -> None:
     found = outputs["search_logs"]
     assert [log["message"] for log in found["logs"]] == ["db timeout", "payment failed"]
@@ -39,11 +63,23 @@ def _check(outputs: dict[str, Any]) -> None:
     (series,) = outputs["query_metrics"]["series"]
     assert series["metric"] == "system.cpu.user"
     assert [list(point) for point in series["points"]] == [[T0, 30.0], [T0 + 60000, 50.0]]
+    monitor = outputs["get_monitor"]["monitor"]
+    assert (monitor["id"], monitor["name"], monitor["overall_state"]) == (
+        1001, "Checkout CPU high", "Alert")
+    assert monitor["url"] == "https://app.datadoghq.com/monitors/1001"
+    assert [(g["name"], g["last_triggered_ts"]) for g in monitor["groups"]] == [
+        ("host:web-1", TRIGGERED)]
+    alerting = outputs["get_alerting_monitors"]
+    assert [m["id"] for m in alerting["monitors"]] == [1001] and alerting["total_count"] == 1
+    snapshot = outputs["create_graph_snapshot"]
+    assert snapshot["snapshot_url"].startswith("https://p.datadoghq.com/snapshot/view/")
+    assert STATES[-1].snapshots[-1] == {"metric_query": "avg:system.cpu.user{service:checkout}",
+                    "start": str(T0 // 1000), "end": str(T0 // 1000 + 3600)}
 
 
 CASE = ToolCase(
     slug="datadog",
-    fake=lambda: fake.make_app(fake.DatadogState(API_KEY, APP_KEY, LOGS, SERIES)),
+    fake=lambda: fake.make_app(_state()),
     hosts=("api.datadoghq.com",),
     config={"site": "US1"},
     secrets={"api_key": API_KEY, "application_key": APP_KEY},
@@ -53,6 +89,11 @@ CASE = ToolCase(
         ("query_metrics", {"query": "avg:system.cpu.user{*}",
                            "from_time": "2026-11-23T09:00:00Z",
                            "to_time": "2026-11-23T12:00:00Z"}),
+        ("get_monitor", {"monitor_id": 1001, "group_states": ["alert"]}),
+        ("get_alerting_monitors", {"query": 'tag:"env:prod"'}),
+        ("create_graph_snapshot", {"metric_query": "avg:system.cpu.user{service:checkout}",
+                                   "start": "2026-11-23T10:00:00Z",
+                                   "end": "2026-11-23T11:00:00Z"}),
     ),
     check=_check,
 )

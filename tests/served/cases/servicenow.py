@@ -14,6 +14,9 @@ SECRETS = {
 }
 SYS_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 HTML = "<h2>Restart the payments API</h2><ol><li>Drain the node</li><li>Restart it</li></ol>"
+PAYMENTS_SRE = "287ebd7da9fe198100f92cc8d1d2154e"
+ABEL = "62826bf03710200044e0bfc8bcbe5df1"
+INSTANCES: list[fake.Instance] = []  # the fake's state, for the check to read
 
 
 def _instance() -> fake.Instance:
@@ -27,10 +30,14 @@ def _instance() -> fake.Instance:
         "workflow_state": {"value": "published", "display_value": "Published"},
         "sys_updated_on": "2026-11-20 09:30:00",
     }
-    return fake.Instance(
+    instance = fake.Instance(
         client_id=SECRETS["client_id"], client_secret=SECRETS["client_secret"],
         username=SECRETS["username"], password=SECRETS["password"],
         tables={
+            "incident": [],
+            "sys_user_group": [{"sys_id": PAYMENTS_SRE, "name": "Payments SRE"}],
+            "sys_user": [{"sys_id": ABEL, "user_name": "abel.tuter", "name": "Abel Tuter",
+                          "email": "abel.tuter@example.com"}],
             "sn_km_mr_st_kb_knowledge": [article],
             "kb_knowledge": [{key: article[key] for key in (
                 "sys_id", "kb_knowledge_base", "workflow_state", "sys_updated_on")}],
@@ -46,6 +53,8 @@ def _instance() -> fake.Instance:
             "sys_created_on": "2026-11-19 08:00:00",
         }],
     )
+    INSTANCES.append(instance)
+    return instance
 
 
 def _check(outputs: dict[str, Any]) -> None:
@@ -58,6 +67,19 @@ def _check(outputs: dict[str, Any]) -> None:
         "Fred Luddy", "IT", "Published")
     assert [(a["file_name"], a["size_bytes"]) for a in runbook["attachments"]] == [
         ("dashboard.png", 20480)]
+    incident = outputs["create_incident"]
+    assert incident["created"] and incident["number"].startswith("INC")
+    assert (incident["urgency"], incident["impact"], incident["priority"]) == (1, 2, 2)
+    assert (incident["assignment_group"], incident["caller"]) == (PAYMENTS_SRE, ABEL)
+    assert incident["link"] == (
+        f"https://{HOST}/nav_to.do?uri=incident.do%3Fsys_id%3D{incident['sys_id']}")
+    (stored,) = [r for r in INSTANCES[-1].tables["incident"]
+                 if r["sys_id"] == incident["sys_id"]]
+    assert stored["short_description"] == "Checkout p99 above 2s"
+    assert stored["description"] == "See KB0010001: Payments API restart runbook"
+    # WF-5: the run's idempotency key, as the incident's correlation ID.
+    assert stored["correlation_id"].startswith("fireline:")
+    assert stored["correlation_display"] == "Fireline"
 
 
 CASE = ToolCase(
@@ -66,7 +88,14 @@ CASE = ToolCase(
     hosts=(HOST,),
     config={"url": f"https://{HOST}"},
     secrets=SECRETS,
-    steps=(("retrieve_runbook", {"article": "KB0010001", "include_attachments": True}),),
+    steps=(
+        ("retrieve_runbook", {"article": "KB0010001", "include_attachments": True}),
+        ("create_incident", {
+            "short_description": "Checkout p99 above 2s",
+            "description": "See {{ steps.step0.output.number }}: {{ steps.step0.output.title }}",
+            "urgency": 1, "impact": 2, "assignment_group": "Payments SRE",
+            "caller": "abel.tuter"}),
+    ),
     check=_check,
     wrong_secrets={**SECRETS, "password": "not-the-password"},
 )

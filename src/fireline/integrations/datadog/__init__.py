@@ -12,11 +12,18 @@ def _destination(config: DatadogConfig) -> Destination:
 INTEGRATION = Integration(
     slug="datadog",
     title="Datadog",
-    description="Search Datadog logs and query metrics with an API key and application key.",
+    description="Search Datadog logs, query metrics, read monitors and take graph snapshots "
+    "with an API key and application key.",
     config=DatadogConfig,
     secrets=DatadogSecrets,
     destination=_destination,
     verify=health.verify,
     credential_fields=("site",),
-    actions=(actions.SEARCH_LOGS, actions.QUERY_METRICS),
+    actions=(
+        actions.SEARCH_LOGS,
+        actions.QUERY_METRICS,
+        actions.GET_MONITOR,
+        actions.GET_ALERTING_MONITORS,
+        actions.CREATE_GRAPH_SNAPSHOT,
+    ),
 )

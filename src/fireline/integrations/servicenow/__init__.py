@@ -13,8 +13,8 @@ def _destination(config: ServiceNowConfig) -> Destination:
 INTEGRATION = Integration(
     slug="servicenow",
     title="ServiceNow",
-    description="Retrieve runbooks from ServiceNow knowledge base articles, authenticated by "
-    "the OAuth password grant.",
+    description="Retrieve runbooks from ServiceNow knowledge base articles and create "
+    "incidents, authenticated by the OAuth password grant.",
     config=ServiceNowConfig,
     secrets=ServiceNowSecrets,
     destination=_destination,
@@ -23,5 +23,5 @@ INTEGRATION = Integration(
     # created."
     verify_blocks_save=True,
     credential_fields=("url",),
-    actions=(actions.RETRIEVE_RUNBOOK,),
+    actions=(actions.RETRIEVE_RUNBOOK, actions.CREATE_INCIDENT),
 )

@@ -1,5 +1,6 @@
 """ServiceNow calls: an OAuth token by the Resource Owner Password Credentials grant at
-`{instance}/oauth_token.do`, then the Table and Attachment APIs with `Authorization: Bearer`.
+`{instance}/oauth_token.do`, then the Table and Attachment APIs with `Authorization: Bearer`
+(GET to read; POST to insert one record, which is not idempotent).
 
 All four credentials travel in the form body of the token request only (SEC-7); error text
 quoted from ServiceNow is scrubbed of them (SEC-5) and the request is never echoed.
@@ -51,6 +52,11 @@ def _reraise(ctx: ToolContext, exc: IntegrationError, what: str, *extra: str) ->
     message = what + (f" (HTTP {status})" if status else "")
     if upstream:
         message += f": {safe_text(upstream, *_secrets(ctx), *extra)}"
+    if isinstance(exc, TransientError):
+        # WF-6: a POST that may have reached ServiceNow must say so (same_kind drops it).
+        raise TransientError(
+            message, retry_after=exc.retry_after, outcome_unknown=exc.outcome_unknown
+        ) from None
     raise same_kind(exc, message) from None
 
 
@@ -118,4 +124,27 @@ async def get(
         _reraise(ctx, exc, f"ServiceNow refused GET {path}", token)
     except IntegrationError as exc:
         _reraise(ctx, exc, f"ServiceNow refused GET {path}", token)
+    return response.json().get("result")
+
+
+async def post(
+    ctx: ToolContext, token: str, path: str, body: dict[str, Any], params: dict[str, str]
+) -> Any:
+    """The `result` of a Table API POST (one record inserted: never retried blindly)."""
+    config: ServiceNowConfig = ctx.config
+    try:
+        response = await ctx.http.request(
+            "POST",
+            f"{config.url}{path}",
+            idempotent=False,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+            params=params,
+            json=body,
+        )
+    except IntegrationError as exc:
+        _reraise(ctx, exc, f"ServiceNow refused POST {path}", token)
     return response.json().get("result")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
@@ -105,3 +105,65 @@ class RetrieveRunbookOutput(BaseModel):
     workflow_state: str | None
     updated_at: str | None
     attachments: list[Attachment]
+
+
+def _reference(value: str) -> str:
+    value = value.strip()
+    # A name goes into an encoded query (`name=...`): `^` would start another condition.
+    if not value or "^" in value or any(c in value for c in "\r\n"):
+        raise ValueError("must be a sys_id or a name without ^ or line breaks")
+    return value
+
+
+Reference = Annotated[str, AfterValidator(_reference)]
+# Incident urgency and impact: 1 High, 2 Medium, 3 Low (ServiceNow's defaults are 3).
+Level = Literal[1, 2, 3]
+LEVEL_TITLES = ("1 - High", "2 - Medium", "3 - Low")  # the incident form's labels
+
+
+class CreateIncidentInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    short_description: str = Field(
+        min_length=1, max_length=160, title="Short Description",
+        description="The incident's one-line summary.",
+    )
+    description: str | None = Field(
+        default=None, max_length=4_000, title="Description",
+        description="The full description (ServiceNow keeps up to 4,000 characters).",
+    )
+    urgency: Level = Field(
+        default=3, title="Urgency", description="1 High, 2 Medium, 3 Low.",
+        json_schema_extra={"enum_titles": list(LEVEL_TITLES)},
+    )
+    impact: Level = Field(
+        default=3, title="Impact", description="1 High, 2 Medium, 3 Low.",
+        json_schema_extra={"enum_titles": list(LEVEL_TITLES)},
+    )
+    assignment_group: Reference | None = Field(
+        default=None, max_length=100, title="Assignment Group",
+        description="The group's sys_id or its exact name.",
+    )
+    caller: Reference | None = Field(
+        default=None, max_length=100, title="Caller",
+        description="The caller's sys_id, user name (user_name) or email address.",
+    )
+    category: str | None = Field(
+        default=None, max_length=40, title="Category",
+        description="A category value of your instance, e.g. software, network or database.",
+    )
+
+
+class IncidentOutput(BaseModel):
+    sys_id: str
+    number: str
+    short_description: str
+    urgency: int | None
+    impact: int | None
+    priority: int | None  # ServiceNow derives it from impact and urgency
+    state: str | None
+    assignment_group: str | None  # sys_id
+    caller: str | None  # sys_id
+    link: str
+    # False when a retried step found the incident it had already created (WF-5).
+    created: bool
