@@ -35,5 +35,8 @@ def test_sec5_safe_text_removes_registered_and_given_secrets() -> None:
 def test_same_kind_keeps_the_class_and_retry_hint() -> None:
     again = same_kind(TransientError("429", retry_after=3.0), "slow down")
     assert isinstance(again, TransientError) and again.retry_after == 3.0
-    assert str(again) == "slow down"
+    assert str(again) == "slow down" and not again.outcome_unknown
+    # WF-6: a request that may have taken effect still says so with its new message.
+    lost = same_kind(TransientError("timed out", outcome_unknown=True), "POST timed out")
+    assert isinstance(lost, TransientError) and lost.outcome_unknown
     assert type(same_kind(CredentialError("x"), "y")) is CredentialError

@@ -52,7 +52,9 @@ def safe_text(text: str, *secrets: str) -> str:
 
 
 def same_kind(exc: IntegrationError, message: str) -> IntegrationError:
-    """The same error class with a better message (a retry hint is kept)."""
+    """The same error class with a better message (the retry hint, and whether the request
+    may have taken effect (WF-6), are kept)."""
     if isinstance(exc, TransientError):
-        return TransientError(message, retry_after=exc.retry_after)
+        return TransientError(message, retry_after=exc.retry_after,
+                              outcome_unknown=exc.outcome_unknown)
     return type(exc)(message)

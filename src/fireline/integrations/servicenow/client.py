@@ -52,11 +52,6 @@ def _reraise(ctx: ToolContext, exc: IntegrationError, what: str, *extra: str) ->
     message = what + (f" (HTTP {status})" if status else "")
     if upstream:
         message += f": {safe_text(upstream, *_secrets(ctx), *extra)}"
-    if isinstance(exc, TransientError):
-        # WF-6: a POST that may have reached ServiceNow must say so (same_kind drops it).
-        raise TransientError(
-            message, retry_after=exc.retry_after, outcome_unknown=exc.outcome_unknown
-        ) from None
     raise same_kind(exc, message) from None
 
 
