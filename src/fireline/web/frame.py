@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlencode
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fireline.accounts import service
 from fireline.accounts.permissions import SESSION_COOKIE, Principal, Session, csrf_token_for
 from fireline.accounts.roles import BaseRole
-from fireline.core.errors import AccessDeniedError
+from fireline.core.errors import AccessDeniedError, ConflictError, InvalidInputError
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -75,6 +75,32 @@ class Viewer:
     @property
     def role_label(self) -> str:
         return ROLE_LABELS[self.principal.role]
+
+
+@dataclass
+class FormState:
+    """What a form was filled with and what is wrong with it, to show it again."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    # A problem that is not about one field.
+    message: str | None = None
+
+    @classmethod
+    def failed(cls, values: dict[str, str], error: InvalidInputError | ConflictError
+               ) -> FormState:
+        if isinstance(error, service.InvalidFieldError | service.FieldConflictError) \
+                and error.field in values:
+            return cls(values, {error.field: error.message})
+        return cls(values, message=error.message)
+
+
+async def start_over(session: AsyncSession, viewer: Viewer) -> None:
+    """Before showing a refused form again: drop whatever the attempt left in the session (a
+    lost race for a unique email fails mid-flush) and reload the signed-in user, whom the
+    rollback expired and the layout shows."""
+    await session.rollback()
+    await session.refresh(viewer.user)
 
 
 class SignInRequired(Exception):

@@ -49,8 +49,7 @@ from fireline.incidents.responders import ResponderRequestCreate
 from fireline.incidents.schemas import BulkIncidentUpdate, IncidentChanges, NoteFields, Urgency
 
 # The REST list's own conversion of `since`/`until` to UTC: the page must not disagree.
-from fireline.web.frame import CurrentViewer, Viewer, is_htmx, permits, redirect, render
-from fireline.web.settings import FormState
+from fireline.web.frame import CurrentViewer, FormState, Viewer, is_htmx, permits, redirect, render
 
 router = APIRouter(include_in_schema=False)
 M = TypeVar("M", bound=BaseModel)

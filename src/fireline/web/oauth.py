@@ -37,9 +37,8 @@ from fireline.oauth.views import (
     respond,
     run_server,
 )
-from fireline.web.frame import CurrentViewer, Viewer, redirect, render
+from fireline.web.frame import CurrentViewer, FormState, Viewer, redirect, render
 from fireline.web.pages import signed_in
-from fireline.web.settings import FormState
 
 router = APIRouter(include_in_schema=False)
 

@@ -27,10 +27,17 @@ from fireline.core.pagination import PageParams, Pagination
 from fireline.incidents import access, catalog, listing, shapes
 from fireline.incidents.models import Incident, ServiceIntegration
 from fireline.incidents.schemas import IntegrationFields, ServiceFields
-from fireline.web.frame import CurrentViewer, Viewer, permits, redirect, render
+from fireline.web.frame import (
+    CurrentViewer,
+    FormState,
+    Viewer,
+    permits,
+    redirect,
+    render,
+    start_over,
+)
 from fireline.web.incidents import NEWEST_FIRST, list_url
 from fireline.web.incidents import STATUS_TONES as INCIDENT_TONES
-from fireline.web.settings import FormState
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,14 +101,6 @@ def _refused(values: dict[str, str], exc: ValidationError) -> FormState:
     return FormState(values, errors, message)
 
 
-async def _start_over(session: AsyncSession, viewer: Viewer) -> None:
-    """As the settings pages do before showing a refused form again: drop what the attempt
-    left in the session (a lost race for a name fails mid-flush) and reload the signed-in
-    user, whom the rollback expired and the layout shows."""
-    await session.rollback()
-    await session.refresh(viewer.user)
-
-
 @router.get("/services")
 async def service_list(
     request: Request, viewer: CurrentViewer, session: Session, page: Pagination
@@ -146,7 +145,7 @@ async def create_service(request: Request, viewer: CurrentViewer, session: Sessi
     try:
         service = await catalog.create_service(session=session, data=data)
     except ConflictError as error:  # the only conflict `create_service` knows: a taken name
-        await _start_over(session, viewer)
+        await start_over(session, viewer)
         form = FormState(values, {"name": "; ".join(error.errors) or error.message})
         return _new_service_page(request, viewer, form, 400)
     await session.commit()

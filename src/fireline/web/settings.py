@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,31 +25,21 @@ from fireline.accounts.passwords import MIN_LENGTH
 from fireline.accounts.permissions import Session
 from fireline.accounts.roles import BaseRole, TeamRole
 from fireline.core.errors import AccessDeniedError, ConflictError, InvalidInputError
-from fireline.web.frame import ROLE_LABELS, CurrentViewer, Viewer, redirect, render
+from fireline.web.frame import (
+    ROLE_LABELS,
+    CurrentViewer,
+    FormState,
+    Viewer,
+    redirect,
+    render,
+    start_over,
+)
 
 router = APIRouter(include_in_schema=False)
 
 TEAM_ROLE_LABELS = {TeamRole.MANAGER: "Manager", TeamRole.RESPONDER: "Responder",
                     TeamRole.OBSERVER: "Observer"}
 _FormFailure = (InvalidInputError, ConflictError)
-
-
-@dataclass
-class FormState:
-    """What a form was filled with and what is wrong with it, to show it again."""
-
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    # A problem that is not about one field.
-    message: str | None = None
-
-    @classmethod
-    def failed(cls, values: dict[str, str], error: InvalidInputError | ConflictError
-               ) -> FormState:
-        if isinstance(error, service.InvalidFieldError | service.FieldConflictError) \
-                and error.field in values:
-            return cls(values, {error.field: error.message})
-        return cls(values, message=error.message)
 
 
 def _when(value: datetime | None, never: str = "never") -> str:
@@ -66,14 +55,6 @@ def _page(request: Request, name: str, viewer: Viewer, status_code: int = 200,
     return render(request, f"settings/{name}", status_code, viewer=viewer,
                   role_labels=ROLE_LABELS, team_role_labels=TEAM_ROLE_LABELS, when=_when,
                   is_admin=viewer.principal.is_admin, **context)
-
-
-async def _start_over(session: AsyncSession, viewer: Viewer) -> None:
-    """Before showing a refused form again: drop whatever the attempt left in the session (a
-    lost race for a unique email fails mid-flush) and reload the signed-in user, whom the
-    rollback expired and the layout shows."""
-    await session.rollback()
-    await session.refresh(viewer.user)
 
 
 def _require_admin_page(viewer: Viewer) -> None:
@@ -128,7 +109,7 @@ async def create_user(request: Request, viewer: CurrentViewer, session: Session,
             session=session, actor=viewer.principal, email=email, name=name, role=role,
             request_id=_request_id(request))
     except _FormFailure as error:
-        await _start_over(session, viewer)
+        await start_over(session, viewer)
         return _new_user_page(request, viewer, FormState.failed(values, error), 400)
     await session.commit()
     # Shown here, in the POST's own answer, and nowhere else ever again.
@@ -161,7 +142,7 @@ async def change_role(user_id: str, request: Request, viewer: CurrentViewer, ses
                                                 user_id=user_id, role=role,
                                                 request_id=_request_id(request))
     except _FormFailure as error:
-        await _start_over(session, viewer)
+        await start_over(session, viewer)
         return await _user_page(request, viewer, session, user_id,
                                 FormState.failed({"role": role}, error), 400)
     await session.commit()
@@ -223,7 +204,7 @@ async def create_team(request: Request, viewer: CurrentViewer, session: Session,
         team = await service.add_team(session=session, actor=viewer.principal, name=name,
                                       description=description, request_id=_request_id(request))
     except _FormFailure as error:
-        await _start_over(session, viewer)
+        await start_over(session, viewer)
         return await _teams_page(request, viewer, session, FormState.failed(values, error), 400)
     await session.commit()
     return redirect(request, f"/teams/{team.id}", flash=f"Team {team.name} created.")
@@ -260,7 +241,7 @@ async def _membership_change(request: Request, viewer: Viewer, session: AsyncSes
     try:
         flash = await change()
     except _FormFailure as error:
-        await _start_over(session, viewer)
+        await start_over(session, viewer)
         return await _team_page(request, viewer, session, team_id, status_code=400,
                                 **on_error(error))
     await session.commit()
@@ -339,7 +320,7 @@ async def create_api_key(request: Request, viewer: CurrentViewer, session: Sessi
             session=session, actor=viewer.principal, name=name, read_only=bool(read_only),
             request_id=_request_id(request))
     except _FormFailure as error:
-        await _start_over(session, viewer)
+        await start_over(session, viewer)
         return await _api_keys_page(request, viewer, session, FormState.failed(values, error),
                                     400)
     await session.commit()
@@ -390,7 +371,7 @@ async def update_profile(request: Request, viewer: CurrentViewer, session: Sessi
         await service.update_profile(session=session, actor=viewer.principal, name=name,
                                      time_zone=time_zone, request_id=_request_id(request))
     except _FormFailure as error:
-        await _start_over(session, viewer)
+        await start_over(session, viewer)
         return _profile_page(request, viewer, profile=FormState.failed(values, error),
                              status_code=400)
     await session.commit()
@@ -407,7 +388,7 @@ async def change_password(request: Request, viewer: CurrentViewer, session: Sess
             new_password=new_password, confirmation=confirm_password,
             keep_session_id=viewer.principal.credential_id, request_id=_request_id(request))
     except _FormFailure as error:
-        await _start_over(session, viewer)
+        await start_over(session, viewer)
         # Passwords are never sent back: only which field is wrong.
         fields = dict.fromkeys(("current_password", "new_password", "confirm_password"), "")
         return _profile_page(request, viewer, password=FormState.failed(fields, error),

@@ -28,7 +28,7 @@ from fireline.core.errors import AccessDeniedError, ApiError, InvalidInputError
 from fireline.incidents.models import Service
 from fireline.integrations import registry
 from fireline.web.fields import Field, fields_of
-from fireline.web.frame import CurrentViewer, Viewer, is_htmx, redirect, render
+from fireline.web.frame import CurrentViewer, Viewer, is_htmx, redirect, render, start_over
 from fireline.workflows import definitions, service, templates
 from fireline.workflows.builtins import BUILTINS
 from fireline.workflows.definitions import EVENT_KINDS, Definition
@@ -314,8 +314,7 @@ async def _submit(request: Request, viewer: Viewer, session: AsyncSession,
     except ApiError as exc:  # invalid, a connection not to be used, a name taken
         if exc.status_code >= 500:
             raise
-        await session.rollback()
-        await session.refresh(viewer.user)
+        await start_over(session, viewer)
         place(draft, exc)
         return await _render(request, viewer, session, draft, workflow_id=workflow_id,
                              status_code=400)
@@ -391,8 +390,7 @@ async def save_yaml(workflow_id: str, request: Request, viewer: CurrentViewer,
     except (InvalidInputError, AccessDeniedError) as exc:
         if isinstance(exc, AccessDeniedError) and not exc.errors:
             raise  # not allowed to change workflows at all: the 403 page
-        await session.rollback()
-        await session.refresh(viewer.user)
+        await start_over(session, viewer)
         workflow = await service.get_workflow(session=session, workflow_id=workflow_id)
         return render(request, "workflows/yaml.html", 400, viewer=viewer, workflow=workflow,
                       text=text, problems=exc.errors or [exc.message])
