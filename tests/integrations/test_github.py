@@ -11,9 +11,19 @@ from fireline.core.errors import CredentialError, PermanentError, TransientError
 from fireline.integrations.base import ToolContext
 from fireline.integrations.github import INTEGRATION
 from fireline.integrations.github.oauth import PROVIDER, connect_details, parse_tokens
-from fireline.integrations.github.schema import CreateIssueInput, RecentCommitsInput
+from fireline.integrations.github.schema import (
+    CreateIssueInput,
+    ListDeploymentsInput,
+    RecentCommitsInput,
+)
 from tests.integrations.fakes import _oauth
-from tests.integrations.fakes.github import FakeCommit, FakeGitHub, FakeRepo
+from tests.integrations.fakes.github import (
+    FakeCommit,
+    FakeDeployment,
+    FakeGitHub,
+    FakeRepo,
+    FakeStatus,
+)
 from tests.integrations.support import FakeServer, raw_client, serve, tool_context
 
 CLIENT_ID, CLIENT_SECRET = "Iv1.8a61f9b3a7aba766", "github-client-secret"
@@ -37,6 +47,39 @@ def _commits() -> list[FakeCommit]:
     return main + hotfix
 
 
+def _deployments() -> list[FakeDeployment]:
+    def at(hour: int) -> str:
+        return (START + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    deployments = [
+        FakeDeployment(
+            id=500 + i,
+            sha=f"{i:040x}",
+            ref="main",
+            environment="production" if i % 2 == 0 else "staging",
+            created_at=at(i),
+            statuses=[
+                FakeStatus("in_progress", at(i)),
+                FakeStatus(
+                    "failure" if i == 38 else "success",
+                    at(i),
+                    description=f"deploy {i}",
+                    log_url=f"https://ci.example.com/runs/{i}",
+                    environment_url="https://shop.example.com",
+                ),
+            ],
+        )
+        for i in range(40)
+    ]
+    # The newest one has not reported anything yet.
+    deployments.append(
+        FakeDeployment(
+            id=600, sha="e" * 40, ref="v2.0.0", environment="production", created_at=at(41)
+        )
+    )
+    return deployments
+
+
 @pytest.fixture(scope="module")
 def github() -> FakeGitHub:
     return FakeGitHub(
@@ -48,6 +91,7 @@ def github() -> FakeGitHub:
         repos={
             "acme/api": FakeRepo(commits=_commits()),
             "acme/no-issues": FakeRepo(has_issues=False),
+            "acme/shop": FakeRepo(deployments=_deployments()),
             "elsewhere/secret": FakeRepo(),
         },
     )
@@ -293,6 +337,60 @@ async def test_create_issue_where_issues_are_disabled_is_permanent(
         )
 
 
+async def test_list_deployments_newest_first_with_their_latest_status(
+    github: FakeGitHub, server: FakeServer, ca: trustme.CA
+) -> None:
+    action = INTEGRATION.action("list_deployments")
+    assert action is not None and action.idempotent is True
+    ctx = _ctx(server, ca, github.user_token())
+    before = len(github.calls)
+    result = await action.run(
+        ctx, ListDeploymentsInput(owner="acme", repo="shop", environment="production", limit=3)
+    )
+    assert [(d.id, d.ref, d.environment) for d in result.deployments] == [
+        (600, "v2.0.0", "production"),
+        (538, "main", "production"),
+        (536, "main", "production"),
+    ]
+    newest, failed, ok = result.deployments
+    assert newest.status is None and newest.creator_login == "deploy-bot"
+    assert failed.status is not None and ok.status is not None
+    assert (failed.status.state, failed.status.log_url) == (
+        "failure",
+        "https://ci.example.com/runs/38",
+    )
+    assert (ok.status.state, ok.status.description, ok.status.environment_url) == (
+        "success",
+        "deploy 36",
+        "https://shop.example.com",
+    )
+    # Bounded: one page of deployments, then one status call per deployment.
+    calls = github.calls[before:]
+    assert calls[0] == "/repos/acme/shop/deployments" and len(calls) == 4
+    assert calls[1:] == [f"/repos/acme/shop/deployments/{d}/statuses" for d in (600, 538, 536)]
+
+
+async def test_list_deployments_without_statuses_and_every_environment(
+    github: FakeGitHub, server: FakeServer, ca: trustme.CA
+) -> None:
+    action = INTEGRATION.action("list_deployments")
+    assert action is not None
+    ctx = _ctx(server, ca, github.user_token())
+    before = len(github.calls)
+    result = await action.run(
+        ctx, ListDeploymentsInput(owner="acme", repo="shop", limit=30, include_status=False)
+    )
+    assert [d.id for d in result.deployments] == [600, *range(539, 510, -1)]
+    assert all(d.status is None for d in result.deployments)
+    assert len(github.calls) - before == 1
+    none = await action.run(
+        ctx, ListDeploymentsInput(owner="acme", repo="api", environment="production")
+    )
+    assert none.deployments == []
+    with pytest.raises(PermanentError, match="404"):
+        await action.run(ctx, ListDeploymentsInput(owner="elsewhere", repo="secret"))
+
+
 def test_inputs_are_validated() -> None:
     with pytest.raises(ValidationError, match="owner"):
         RecentCommitsInput(owner="../etc", repo="api")
@@ -302,6 +400,12 @@ def test_inputs_are_validated() -> None:
         )
     with pytest.raises(ValidationError, match="title"):
         CreateIssueInput(owner="acme", repo="api", title="")
+    with pytest.raises(ValidationError, match="limit"):
+        ListDeploymentsInput(owner="acme", repo="shop", limit=31)
+    with pytest.raises(ValidationError, match="environment"):
+        ListDeploymentsInput(owner="acme", repo="shop", environment="prod\nuction")
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        ListDeploymentsInput.model_validate({"owner": "a", "repo": "b", "per_page": 5})
 
 
 # -- declaration ------------------------------------------------------------------------------

@@ -6,15 +6,23 @@ from pathlib import Path
 
 import pytest
 import trustme
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fireline.core.errors import CredentialError, PermanentError, TransientError
-from fireline.integrations.base import ToolContext
+from fireline.integrations.base import Action, ToolContext
 from fireline.integrations.slack import INTEGRATION
 from fireline.integrations.slack.oauth import PROVIDER, connect_details, parse_tokens
-from fireline.integrations.slack.schema import ListChannelsInput, PostMessageInput
+from fireline.integrations.slack.schema import (
+    AddBookmarkInput,
+    ArchiveChannelInput,
+    CreateIncidentChannelInput,
+    ListChannelsInput,
+    PostMessageInput,
+    SendDirectMessageInput,
+    SetChannelTopicInput,
+)
 from tests.integrations.fakes import _oauth
-from tests.integrations.fakes.slack import FakeChannel, FakeSlack
+from tests.integrations.fakes.slack import BOT_SCOPES, FakeChannel, FakeSlack
 from tests.integrations.support import FakeServer, raw_client, serve, tool_context
 
 CLIENT_ID, CLIENT_SECRET = "1234.5678", "slack-client-secret"
@@ -128,7 +136,7 @@ async def test_install_flow_exchange_and_rotating_refresh(
     )
     callback = _oauth.callback_params(answer)
     assert callback["state"] == "st-1"
-    assert slack.oauth.authorize_requests[-1]["scope"] == "chat:write,channels:read,groups:read"
+    assert slack.oauth.authorize_requests[-1]["scope"] == ",".join(BOT_SCOPES)
     # Client authentication by HTTP Basic (Slack's preferred form).
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     response = await client.post(
@@ -308,6 +316,242 @@ async def test_list_channels_follows_cursors(
     assert [(c.id, c.is_private) for c in private.channels] == [("G0SECRET", True)]
     with_archived = await action.run(ctx, ListChannelsInput(exclude_archived=False, limit=5000))
     assert any(c.id == "C0OLD" and c.is_archived for c in with_archived.channels)
+
+
+# -- channel management (a fresh workspace per test: these change it) ------------------------
+@pytest.fixture
+def workspace(ca: trustme.CA, tmp_path: Path) -> Iterator[tuple[FakeSlack, FakeServer]]:
+    fake = FakeSlack(
+        client_id="x",
+        client_secret="y",
+        redirect_uris=(REDIRECT,),
+        channels=[
+            FakeChannel("C0GENERAL", "general", is_general=True, is_member=True),
+            FakeChannel("C0OLD", "inc-7-old-outage", is_archived=True, is_member=True),
+            FakeChannel("G0HIDDEN", "inc-8-secret", is_private=True),
+            FakeChannel("C0LOBBY", "lobby"),
+        ],
+    )
+    with serve(fake.app, ca, tmp_path, "slack.com") as server:
+        yield fake, server
+
+
+def _run(name: str) -> Action:
+    action = INTEGRATION.action(name)
+    assert action is not None
+    return action
+
+
+async def test_create_incident_channel_derives_the_name_and_a_retry_returns_it(
+    workspace: tuple[FakeSlack, FakeServer], ca: trustme.CA
+) -> None:
+    fake, server = workspace
+    action = _run("create_incident_channel")
+    assert action.idempotent is False
+    ctx = _ctx(server, ca, fake.bot_token())
+    data = CreateIncidentChannelInput(name="INC-42: Checkout is DOWN (eu-west)")
+    first = await action.run(ctx, data)
+    assert (first.name, first.is_private, first.created) == (
+        "inc-42-checkout-is-down-eu-west",
+        False,
+        True,
+    )
+    made = fake.channel(first.id)
+    assert made is not None and made.name == first.name and made.is_member
+    # WF-5: the retried step asks for the same name; Slack says name_taken; same channel.
+    again = await action.run(ctx, data)
+    assert (again.id, again.name, again.created) == (first.id, first.name, False)
+    assert [c.id for c in fake.channels if c.name == first.name] == [first.id]
+
+
+async def test_create_private_incident_channel_and_find_it_beyond_the_first_page(
+    workspace: tuple[FakeSlack, FakeServer], ca: trustme.CA
+) -> None:
+    fake, server = workspace
+    action = _run("create_incident_channel")
+    ctx = _ctx(server, ca, fake.bot_token())
+    # More channels than one conversations.list page (1000): the look-up follows the cursor.
+    fake.channels.extend(FakeChannel(f"C2{i:04d}", f"team-{i}") for i in range(1200))
+    data = CreateIncidentChannelInput(name="Sec Incident 9", is_private=True)
+    first = await action.run(ctx, data)
+    assert first.is_private and first.created
+    again = await action.run(ctx, data)
+    assert (again.id, again.is_private, again.created) == (first.id, True, False)
+    assert fake.calls.count("conversations.list") == 2
+
+
+async def test_create_incident_channel_refuses_archived_or_unseen_names(
+    workspace: tuple[FakeSlack, FakeServer], ca: trustme.CA
+) -> None:
+    fake, server = workspace
+    action = _run("create_incident_channel")
+    ctx = _ctx(server, ca, fake.bot_token())
+    with pytest.raises(PermanentError, match="inc-7-old-outage exists but is archived"):
+        await action.run(ctx, CreateIncidentChannelInput(name="INC 7 old outage"))
+    with pytest.raises(PermanentError, match="taken by a channel this bot cannot see"):
+        await action.run(ctx, CreateIncidentChannelInput(name="inc-8-secret"))
+
+
+async def test_create_incident_channel_errors(
+    workspace: tuple[FakeSlack, FakeServer], ca: trustme.CA
+) -> None:
+    fake, server = workspace
+    action = _run("create_incident_channel")
+    data = CreateIncidentChannelInput(name="inc-9")
+    old_scopes = fake.bot_token(scopes=("chat:write", "channels:read", "groups:read"))
+    with pytest.raises(CredentialError, match=r"missing_scope \(needs channels:manage"):
+        await action.run(_ctx(server, ca, old_scopes), data)
+    fake.faults["conversations.create"] = "internal_error"
+    with pytest.raises(TransientError, match="internal_error") as caught:
+        await action.run(_ctx(server, ca, fake.bot_token()), data)
+    # Some of it may have happened, but a retry finds the channel by name: retried (WF-5).
+    assert caught.value.outcome_unknown is False
+    fake.faults["conversations.create"] = "restricted_action"
+    with pytest.raises(PermanentError, match="restricted_action"):
+        await action.run(_ctx(server, ca, fake.bot_token()), data)
+
+
+async def test_archive_channel_counts_already_archived_as_done(
+    workspace: tuple[FakeSlack, FakeServer], ca: trustme.CA
+) -> None:
+    fake, server = workspace
+    ctx = _ctx(server, ca, fake.bot_token())
+    channel = await _run("create_incident_channel").run(
+        ctx, CreateIncidentChannelInput(name="inc-10")
+    )
+    action = _run("archive_channel")
+    assert action.idempotent is False
+    done = await action.run(ctx, ArchiveChannelInput(channel=channel.id))
+    assert (done.channel, done.already_archived) == (channel.id, False)
+    made = fake.channel(channel.id)
+    assert made is not None and made.is_archived
+    again = await action.run(ctx, ArchiveChannelInput(channel=channel.id))
+    assert again.already_archived is True
+    for target, code in [
+        ("C0GENERAL", "cant_archive_general"),
+        ("C0LOBBY", "not_in_channel"),
+        ("G0HIDDEN", "channel_not_found"),
+    ]:
+        with pytest.raises(PermanentError, match=code):
+            await action.run(ctx, ArchiveChannelInput(channel=target))
+
+
+async def test_set_channel_topic(workspace: tuple[FakeSlack, FakeServer], ca: trustme.CA) -> None:
+    fake, server = workspace
+    ctx = _ctx(server, ca, fake.bot_token())
+    channel = await _run("create_incident_channel").run(
+        ctx, CreateIncidentChannelInput(name="inc-11")
+    )
+    action = _run("set_channel_topic")
+    topic = "P1 checkout down | IC: Ada | https://status.example.com"
+    result = await action.run(ctx, SetChannelTopicInput(channel=channel.id, topic=topic))
+    assert (result.channel, result.topic) == (channel.id, topic)
+    made = fake.channel(channel.id)
+    assert made is not None and made.topic == topic
+    for target, code in [("C0OLD", "is_archived"), ("C0LOBBY", "not_in_channel")]:
+        with pytest.raises(PermanentError, match=code):
+            await action.run(ctx, SetChannelTopicInput(channel=target, topic="x"))
+
+
+async def test_send_direct_message_opens_the_dm_once(
+    workspace: tuple[FakeSlack, FakeServer], ca: trustme.CA
+) -> None:
+    fake, server = workspace
+    action = _run("send_direct_message")
+    assert action.idempotent is False
+    ctx = _ctx(server, ca, fake.bot_token())
+    first = await action.run(ctx, SendDirectMessageInput(user="U0ADA", text="You are IC"))
+    second = await action.run(ctx, SendDirectMessageInput(user="U0ADA", text="Bridge is up"))
+    dm = fake.dm("U0ADA")
+    assert dm is not None and first.channel == second.channel == dm.id
+    assert dm.id.startswith("D")
+    assert [(m["text"], m["ts"]) for m in dm.messages] == [
+        ("You are IC", first.ts),
+        ("Bridge is up", second.ts),
+    ]
+    with pytest.raises(PermanentError, match="user_not_found"):
+        await action.run(ctx, SendDirectMessageInput(user="U0NOBODY", text="hi"))
+    fake.faults["chat.postMessage"] = "fatal_error"
+    with pytest.raises(TransientError, match="fatal_error") as caught:
+        await action.run(ctx, SendDirectMessageInput(user="U0ADA", text="maybe sent"))
+    # Slack: the message may have been posted — not posted again blindly (WF-6).
+    assert caught.value.outcome_unknown is True
+    no_im = fake.bot_token(scopes=("chat:write",))
+    with pytest.raises(CredentialError, match=r"needs im:write"):
+        await action.run(_ctx(server, ca, no_im), SendDirectMessageInput(user="U0ADA", text="x"))
+
+
+async def test_add_bookmark_returns_the_existing_one_on_retry(
+    workspace: tuple[FakeSlack, FakeServer], ca: trustme.CA
+) -> None:
+    fake, server = workspace
+    ctx = _ctx(server, ca, fake.bot_token())
+    channel = await _run("create_incident_channel").run(
+        ctx, CreateIncidentChannelInput(name="inc-12")
+    )
+    action = _run("add_bookmark")
+    assert action.idempotent is False
+    data = AddBookmarkInput(
+        channel=channel.id, title="Runbook", link="https://wiki.example.com/runbooks/checkout"
+    )
+    first = await action.run(ctx, data)
+    assert (first.channel, first.title, first.link, first.created) == (
+        channel.id,
+        "Runbook",
+        "https://wiki.example.com/runbooks/checkout",
+        True,
+    )
+    # WF-5: bookmarks.list first; the same title and link are not bookmarked twice.
+    again = await action.run(ctx, data)
+    assert (again.id, again.created) == (first.id, False)
+    other = await action.run(ctx, data.model_copy(update={"title": "Dashboard"}))
+    assert other.created and other.id != first.id
+    made = fake.channel(channel.id)
+    assert made is not None
+    assert [(b["title"], b["type"]) for b in made.bookmarks] == [
+        ("Runbook", "link"),
+        ("Dashboard", "link"),
+    ]
+    made.bookmarks.extend(dict(made.bookmarks[0], id=f"Bk{i}", title=f"t{i}") for i in range(98))
+    with pytest.raises(PermanentError, match="too_many_bookmarks"):
+        await action.run(ctx, data.model_copy(update={"title": "One too many"}))
+    with pytest.raises(PermanentError, match="channel_not_found"):
+        await action.run(ctx, data.model_copy(update={"channel": "G0HIDDEN"}))
+    read_only = fake.bot_token(scopes=("bookmarks:read",))
+    with pytest.raises(CredentialError, match="needs bookmarks:write"):
+        await action.run(_ctx(server, ca, read_only), data.model_copy(update={"title": "New"}))
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        (CreateIncidentChannelInput, {"name": "---"}),
+        (CreateIncidentChannelInput, {"name": ""}),
+        (CreateIncidentChannelInput, {"name": "inc-1", "topic": "x"}),
+        (ArchiveChannelInput, {"channel": "#general"}),
+        (ArchiveChannelInput, {"channel": "D0123ABCD"}),
+        (SetChannelTopicInput, {"channel": "C0GENERAL", "topic": "x" * 251}),
+        (SendDirectMessageInput, {"user": "C0GENERAL", "text": "hi"}),
+        (SendDirectMessageInput, {"user": "U0ADA", "text": ""}),
+        (AddBookmarkInput, {"channel": "C0GENERAL", "title": "x", "link": "ftp://x.example"}),
+        (AddBookmarkInput, {"channel": "C0GENERAL", "title": "", "link": "https://x.example"}),
+    ],
+)
+def test_channel_management_inputs_are_validated(
+    model: type[BaseModel], fields: dict[str, object]
+) -> None:
+    with pytest.raises(ValidationError):
+        model.model_validate(fields)
+
+
+def test_channel_names_follow_slacks_rules() -> None:
+    def name(raw: str) -> str:
+        return CreateIncidentChannelInput(name=raw).name
+
+    assert name("Café — Zürich DB") == "cafe-zurich-db"
+    assert name("#inc_7 / checkout!") == "inc_7-checkout"
+    long = name("inc-1-" + "very long title " * 10)
+    assert len(long) <= 80 and not long.endswith("-")
 
 
 # -- declaration ------------------------------------------------------------------------------

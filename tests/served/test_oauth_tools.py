@@ -86,16 +86,46 @@ def _check_slack(fake: FakeSlack, outputs: dict[str, Any]) -> None:
     assert incidents is not None
     assert incidents.messages[-1]["ts"] == posted["ts"]
     assert incidents.messages[-1]["text"] == "Checkout is down (served)"
+    # The incident channels made by earlier runs are archived by then: not listed.
     names = {channel["name"] for channel in outputs["list_channels"]["channels"]}
     assert names == {"incidents", "general"}
+    made = outputs["create_incident_channel"]
+    # inc-<number>-<title>: the run's incident is "slack after connecting" (or "...refresh").
+    assert re.fullmatch(r"inc-\d+-slack-after-(connecting|the-refresh)", made["name"]), made
+    assert made["created"] is True and made["is_private"] is False
+    channel = fake.channel(made["id"])
+    assert channel is not None and channel.name == made["name"]
+    assert outputs["set_channel_topic"] == {"channel": made["id"],
+                                            "topic": "Checkout is down (served)"}
+    assert channel.topic == "Checkout is down (served)"
+    bookmark = outputs["add_bookmark"]
+    assert (bookmark["channel"], bookmark["created"]) == (made["id"], True)
+    assert [(b["id"], b["title"], b["link"]) for b in channel.bookmarks] == [
+        (bookmark["id"], "Runbook", "https://wiki.example.com/runbooks/checkout")]
+    dm = fake.dm("U0ADA")
+    sent = outputs["send_direct_message"]
+    assert dm is not None and sent["channel"] == dm.id
+    assert (dm.messages[-1]["ts"], dm.messages[-1]["text"]) == (
+        sent["ts"], "You are the incident commander (served)")
+    assert outputs["archive_channel"] == {"channel": made["id"], "already_archived": False}
+    assert channel.is_archived
 
 
 def _github(client_id: str, client_secret: str) -> FakeGitHub:
+    from tests.integrations.fakes.github import FakeDeployment, FakeStatus
+
     return FakeGitHub(client_id=client_id, client_secret=client_secret, redirect_uris=(),
                       login="octocat", installations=("acme",), repos={
                           "acme/api": FakeRepo(commits=[
                               FakeCommit(sha=f"{i:040x}", message=f"change {i}",
                                          date=f"2026-11-0{i}T12:00:00Z")
+                              for i in range(1, 4)], deployments=[
+                              FakeDeployment(
+                                  id=70 + i, sha=f"{i:040x}", ref="main",
+                                  environment="staging" if i == 3 else "production",
+                                  created_at=f"2026-11-0{i}T13:00:00Z",
+                                  statuses=[FakeStatus("success" if i == 1 else "failure",
+                                                       f"2026-11-0{i}T13:05:00Z")])
                               for i in range(1, 4)])})
 
 
@@ -106,6 +136,9 @@ def _check_github(fake: FakeGitHub, outputs: dict[str, Any]) -> None:
     stored = fake.repos["acme/api"].issues[-1]
     assert (issue["number"], issue["title"]) == (stored["number"], "Checkout is down (served)")
     assert issue["html_url"] == f"https://github.com/acme/api/issues/{stored['number']}"
+    deployments = outputs["list_deployments"]["deployments"]
+    assert [(d["id"], d["environment"], d["status"]["state"]) for d in deployments] == [
+        (72, "production", "failure"), (71, "production", "success")]
 
 
 def _confluence(client_id: str, client_secret: str) -> FakeAtlassian:
@@ -147,7 +180,16 @@ CASES = (
         client_secret="slack-client-secret-value", fake=_slack, hosts=("slack.com",),
         authorize=("slack.com", "/oauth/v2/authorize"), pkce=False,
         steps=(("post_message", {"channel": "#incidents", "text": "Checkout is down (served)"}),
-               ("list_channels", {})),
+               ("list_channels", {}),
+               ("create_incident_channel",
+                {"name": "inc-{{ incident.incident_number }}-{{ incident.title }}"}),
+               ("set_channel_topic", {"channel": "{{ steps.step2.output.id }}",
+                                      "topic": "Checkout is down (served)"}),
+               ("add_bookmark", {"channel": "{{ steps.step2.output.id }}", "title": "Runbook",
+                                 "link": "https://wiki.example.com/runbooks/checkout"}),
+               ("send_direct_message", {"user": "U0ADA",
+                                        "text": "You are the incident commander (served)"}),
+               ("archive_channel", {"channel": "{{ steps.step2.output.id }}"})),
         check=_check_slack,
         configuration={"team_id": "T0FIRE", "team_name": "Fireline Ops", "bot_user_id": "U0BOT"},
     ),
@@ -158,7 +200,9 @@ CASES = (
         authorize=("github.com", "/login/oauth/authorize"), pkce=True,
         steps=(("recent_commits", {"owner": "acme", "repo": "api"}),
                ("create_issue", {"owner": "acme", "repo": "api",
-                                 "title": "Checkout is down (served)"})),
+                                 "title": "Checkout is down (served)"}),
+               ("list_deployments", {"owner": "acme", "repo": "api",
+                                     "environment": "production"})),
         check=_check_github,
         configuration={"login": "octocat", "organizations": ["acme"]},
     ),

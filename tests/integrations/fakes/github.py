@@ -21,10 +21,14 @@ Fireline calls on api.github.com.
 - api.github.com (`Authorization: Bearer|token`, a User-Agent required, an unknown
   `X-GitHub-Api-Version` → 400): `GET /user`, `GET /user/installations`,
   `GET /repos/{o}/{r}/commits` (`sha`, `since`, `per_page`, `page`; `Link` rel=next/last),
-  `POST /repos/{o}/{r}/issues` (201; 422 Validation Failed; 410 when issues are disabled).
+  `POST /repos/{o}/{r}/issues` (201; 422 Validation Failed; 410 when issues are disabled),
+  `GET /repos/{o}/{r}/deployments` (`sha`, `ref`, `task`, `environment`, `per_page`, `page`;
+  newest first; `Link`) and `GET /repos/{o}/{r}/deployments/{id}/statuses` (`per_page`,
+  `page`; newest first; 404 for a deployment that is not the repository's).
   Repositories outside the user's installations answer 404, like private repos do.
 - `github.user_token()` issues a token directly; `github.oauth.advance(s)` moves time;
-  `github.rate_limited = True` makes the API answer GitHub's 403 rate-limit error.
+  `github.rate_limited = True` makes the API answer GitHub's 403 rate-limit error;
+  `github.calls` lists the API paths requested.
 """
 
 from __future__ import annotations
@@ -86,10 +90,33 @@ class FakeCommit:
 
 
 @dataclass
+class FakeStatus:
+    state: str  # error, failure, inactive, in_progress, queued, pending, success
+    created_at: str  # ISO 8601, Z
+    description: str = ""
+    log_url: str = ""
+    environment_url: str = ""
+
+
+@dataclass
+class FakeDeployment:
+    id: int
+    sha: str
+    ref: str
+    environment: str
+    created_at: str  # ISO 8601, Z
+    task: str = "deploy"
+    description: str | None = None
+    creator: str = "deploy-bot"
+    statuses: list[FakeStatus] = field(default_factory=list)  # oldest first
+
+
+@dataclass
 class FakeRepo:
     commits: list[FakeCommit] = field(default_factory=list)
     issues: list[dict[str, Any]] = field(default_factory=list)
     has_issues: bool = True
+    deployments: list[FakeDeployment] = field(default_factory=list)
 
 
 class FakeGitHub:
@@ -120,6 +147,7 @@ class FakeGitHub:
         )
         self._issue_ids = 1_000
         self.rate_limited = False  # True: every API call answers GitHub's 403 rate-limit body
+        self.calls: list[str] = []
         self.app = Starlette(
             routes=[
                 Route("/login/oauth/authorize", self._authorize, methods=["GET"]),
@@ -128,6 +156,12 @@ class FakeGitHub:
                 Route("/user/installations", self._installations, methods=["GET"]),
                 Route("/repos/{owner}/{repo}/commits", self._commits, methods=["GET"]),
                 Route("/repos/{owner}/{repo}/issues", self._create_issue, methods=["POST"]),
+                Route("/repos/{owner}/{repo}/deployments", self._deployments, methods=["GET"]),
+                Route(
+                    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+                    self._statuses,
+                    methods=["GET"],
+                ),
             ]
         )
 
@@ -191,6 +225,7 @@ class FakeGitHub:
 
     # -- api.github.com --------------------------------------------------------------------
     def _denied(self, request: Request) -> JSONResponse | None:
+        self.calls.append(request.url.path)
         if self.rate_limited:
             return JSONResponse(
                 {
@@ -362,6 +397,109 @@ class FakeGitHub:
         }
         repo.issues.append(issue)
         return JSONResponse(issue, status_code=201)
+
+    async def _deployments(self, request: Request) -> JSONResponse:
+        repo, denied = self._repo(request)
+        if repo is None:
+            assert denied is not None
+            return denied
+        query = request.query_params
+        selected = sorted(
+            (
+                d
+                for d in repo.deployments
+                if all(
+                    query.get(name) in (None, value)
+                    for name, value in (
+                        ("sha", d.sha),
+                        ("ref", d.ref),
+                        ("task", d.task),
+                        ("environment", d.environment),
+                    )
+                )
+            ),
+            key=lambda d: d.id,
+            reverse=True,
+        )
+        chunk, headers = _paginate(request, selected)
+        return JSONResponse([self._deployment(request, d) for d in chunk], headers=headers)
+
+    async def _statuses(self, request: Request) -> JSONResponse:
+        repo, denied = self._repo(request)
+        if repo is None:
+            assert denied is not None
+            return denied
+        wanted = request.path_params["deployment_id"]
+        deployment = next((d for d in repo.deployments if str(d.id) == wanted), None)
+        if deployment is None:
+            return JSONResponse(
+                {"message": "Not Found", "documentation_url": DOCS, "status": "404"},
+                status_code=404,
+            )
+        chunk, headers = _paginate(request, list(reversed(deployment.statuses)))
+        base = self._deployment(request, deployment)
+        return JSONResponse(
+            [
+                {
+                    "url": f"{base['url']}/statuses/{deployment.id * 100 + index}",
+                    "id": deployment.id * 100 + index,
+                    "node_id": f"DES_{deployment.id}_{index}",
+                    "state": status.state,
+                    "creator": {"login": deployment.creator, "type": "Bot"},
+                    "description": status.description,
+                    "environment": deployment.environment,
+                    "target_url": status.log_url,
+                    "log_url": status.log_url,
+                    "environment_url": status.environment_url,
+                    "created_at": status.created_at,
+                    "updated_at": status.created_at,
+                    "deployment_url": base["url"],
+                    "repository_url": base["repository_url"],
+                }
+                for index, status in enumerate(chunk)
+            ],
+            headers=headers,
+        )
+
+    def _deployment(self, request: Request, d: FakeDeployment) -> dict[str, Any]:
+        owner, name = request.path_params["owner"], request.path_params["repo"]
+        repository = f"https://api.github.com/repos/{owner}/{name}"
+        return {
+            "url": f"{repository}/deployments/{d.id}",
+            "id": d.id,
+            "node_id": f"DE_{d.id}",
+            "sha": d.sha,
+            "ref": d.ref,
+            "task": d.task,
+            "payload": {},
+            "original_environment": d.environment,
+            "environment": d.environment,
+            "description": d.description,
+            "creator": {"login": d.creator, "type": "Bot"},
+            "created_at": d.created_at,
+            "updated_at": d.statuses[-1].created_at if d.statuses else d.created_at,
+            "statuses_url": f"{repository}/deployments/{d.id}/statuses",
+            "repository_url": repository,
+            "transient_environment": False,
+            "production_environment": d.environment == "production",
+        }
+
+
+def _paginate(request: Request, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """GitHub's `per_page` (at most 100) and `page`, with `Link` rel=next/last."""
+    query = request.query_params
+    per_page = min(int(query.get("per_page", 30)), 100)
+    page = int(query.get("page", 1))
+    last = max(1, -(-len(items) // per_page))
+    headers = {}
+    if page < last:
+        base = dict(query) | {"per_page": str(per_page)}
+        url = f"https://api.github.com{request.url.path}?"
+        headers["link"] = (
+            f'<{url}{urlencode(base | {"page": str(page + 1)})}>; rel="next", '
+            f'<{url}{urlencode(base | {"page": str(last)})}>; rel="last"'
+        )
+    return items[(page - 1) * per_page : page * per_page], headers
 
 
 def _instant(value: str) -> datetime:

@@ -23,13 +23,26 @@
   `conversations.list` (query/form; cursor pagination). Token problems are HTTP 200 with
   `not_authed`, `invalid_auth`, `token_expired`, `token_revoked`; a method without its scope
   answers `missing_scope` with `needed` and `provided`.
+- Channel management (JSON or form): `conversations.create` (channels:manage, groups:write
+  when private; the invalid_name_* codes, `name_taken` for any existing channel, archived or
+  not), `conversations.archive` (`already_archived`, `cant_archive_general`,
+  `not_in_channel`), `conversations.setTopic` (`too_long` past 250 characters, `is_archived`,
+  `not_in_channel`), `conversations.open` (im:write; 1:1 DMs only, `user_not_found`,
+  `users_list_not_supplied`; the same user gets the same DM), `bookmarks.list`
+  (bookmarks:read) and `bookmarks.add` (bookmarks:write; `invalid_bookmark_type`,
+  `invalid_link`, `too_many_bookmarks` at 100). Channels a bot cannot see (private, not a
+  member) answer `channel_not_found`.
 - `slack.bot_token(scopes=...)` issues a token directly; `slack.oauth.advance(s)` moves time;
-  `slack.revoke()` uninstalls the app (every token answers `token_revoked`).
+  `slack.revoke()` uninstalls the app (every token answers `token_revoked`);
+  `slack.faults["conversations.create"] = "internal_error"` makes that method's next call
+  (with a good token) answer that error without doing anything; `slack.calls` lists the
+  Web API methods called.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +69,17 @@ _TOKEN_ERRORS = {
     "unsupported_grant": "invalid_grant_type",
     "invalid_request": "invalid_arguments",
 }
+BOT_SCOPES = (
+    "chat:write",
+    "channels:read",
+    "groups:read",
+    "channels:manage",
+    "groups:write",
+    "im:write",
+    "bookmarks:read",
+    "bookmarks:write",
+)
+_BOOKMARK_LIMIT = 100  # Slack: "Conversations are limited to 100 bookmarks."
 
 
 @dataclass
@@ -65,7 +89,12 @@ class FakeChannel:
     is_private: bool = False
     is_archived: bool = False
     is_member: bool = False
+    is_general: bool = False
+    is_im: bool = False  # a DM: `name` is empty, `user` is the other side
+    user: str | None = None
+    topic: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list)
+    bookmarks: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeSlack:
@@ -80,10 +109,15 @@ class FakeSlack:
         bot_user_id: str = "U0BOT",
         rotation: bool = True,
         channels: list[FakeChannel] | None = None,
+        users: tuple[str, ...] = ("U0ADA", "U0GRACE"),
     ) -> None:
         self.team_id, self.team_name, self.bot_user_id = team_id, team_name, bot_user_id
         self.rotation = rotation
         self.channels = channels or []
+        self.users = users
+        self.faults: dict[str, str] = {}  # method -> error code for its next call
+        self.calls: list[str] = []  # the Web API methods called, in order
+        self._ids = 0
         # Slack: bot tokens never expire unless token rotation is on (then 12 h + refresh).
         self.oauth = AuthorizationServer(
             client_id=client_id,
@@ -105,20 +139,22 @@ class FakeSlack:
                 Route("/api/auth.test", self._auth_test, methods=["GET", "POST"]),
                 Route("/api/chat.postMessage", self._post_message, methods=["POST"]),
                 Route("/api/conversations.list", self._list, methods=["GET", "POST"]),
+                Route("/api/conversations.create", self._create, methods=["POST"]),
+                Route("/api/conversations.archive", self._archive, methods=["POST"]),
+                Route("/api/conversations.setTopic", self._set_topic, methods=["POST"]),
+                Route("/api/conversations.open", self._open, methods=["POST"]),
+                Route("/api/bookmarks.list", self._bookmarks, methods=["GET", "POST"]),
+                Route("/api/bookmarks.add", self._add_bookmark, methods=["POST"]),
             ]
         )
 
     # -- test helpers ----------------------------------------------------------------------
-    def grant(
-        self, scopes: tuple[str, ...] = ("chat:write", "channels:read", "groups:read")
-    ) -> Grant:
+    def grant(self, scopes: tuple[str, ...] = BOT_SCOPES) -> Grant:
         grant = Grant(scopes=scopes)
         self._grants.append(grant)
         return grant
 
-    def bot_token(
-        self, scopes: tuple[str, ...] = ("chat:write", "channels:read", "groups:read")
-    ) -> str:
+    def bot_token(self, scopes: tuple[str, ...] = BOT_SCOPES) -> str:
         return self.oauth.issue(self.grant(scopes)).access_token
 
     def revoke(self) -> None:
@@ -127,7 +163,17 @@ class FakeSlack:
 
     def channel(self, key: str) -> FakeChannel | None:
         name = key.lstrip("#")
-        return next((c for c in self.channels if key in (c.id,) or c.name == name), None)
+        return next(
+            (c for c in self.channels if c.id == key or (not c.is_im and c.name == name)), None
+        )
+
+    def dm(self, user: str) -> FakeChannel | None:
+        return next((c for c in self.channels if c.is_im and c.user == user), None)
+
+    def _next_id(self, prefix: str) -> str:
+        self._ids += 1
+        self._clock += 1
+        return f"{prefix}0NEW{self._ids:04d}"
 
     # -- OAuth -----------------------------------------------------------------------------
     async def _authorize(self, request: Request) -> Response:
@@ -177,6 +223,8 @@ class FakeSlack:
 
     # -- Web API ---------------------------------------------------------------------------
     def _authorized(self, request: Request, scope: str | None) -> JSONResponse | None:
+        method = request.url.path.rpartition("/")[2]
+        self.calls.append(method)
         reason, grant = self.oauth.check(bearer_token(request))
         if grant is None:
             error = {
@@ -195,7 +243,47 @@ class FakeSlack:
                     "provided": ",".join(grant.scopes),
                 }
             )
+        fault = self.faults.pop(method, None)
+        if fault is not None:
+            return JSONResponse({"ok": False, "error": fault})
         return None
+
+    @staticmethod
+    async def _args(request: Request) -> dict[str, Any]:
+        """Write methods take a JSON body or form/query arguments."""
+        if request.headers.get("content-type", "").startswith("application/json"):
+            body = await request.json()
+            return body if isinstance(body, dict) else {}
+        return dict(request.query_params) | dict(await request.form())
+
+    def _visible(self, key: Any) -> FakeChannel | None:
+        channel = self.channel(key) if isinstance(key, str) and key else None
+        if channel is None or (channel.is_private and not channel.is_member):
+            return None
+        return channel
+
+    @staticmethod
+    def _manage_scope(channel: FakeChannel) -> str:
+        return "groups:write" if channel.is_private else "channels:manage"
+
+    def _channel_json(self, c: FakeChannel) -> dict[str, Any]:
+        return {
+            "id": c.id,
+            "name": c.name,
+            "is_channel": not c.is_private,
+            "is_group": c.is_private,
+            "is_im": False,
+            "is_private": c.is_private,
+            "is_archived": c.is_archived,
+            "is_general": c.is_general,
+            "is_member": c.is_member,
+            "num_members": 3,
+            "topic": {
+                "value": c.topic,
+                "creator": self.bot_user_id if c.topic else "",
+                "last_set": self._clock if c.topic else 0,
+            },
+        }
 
     async def _auth_test(self, request: Request) -> JSONResponse:
         denied = self._authorized(request, None)
@@ -259,7 +347,8 @@ class FakeSlack:
         visible = [
             c
             for c in self.channels
-            if ("private_channel" if c.is_private else "public_channel") in types
+            if not c.is_im
+            and ("private_channel" if c.is_private else "public_channel") in types
             and (not c.is_private or c.is_member)
             and not (exclude_archived and c.is_archived)
         ]
@@ -277,19 +366,147 @@ class FakeSlack:
         return JSONResponse(
             {
                 "ok": True,
-                "channels": [
-                    {
-                        "id": c.id,
-                        "name": c.name,
-                        "is_channel": not c.is_private,
-                        "is_group": c.is_private,
-                        "is_private": c.is_private,
-                        "is_archived": c.is_archived,
-                        "is_member": c.is_member,
-                        "num_members": 3,
-                    }
-                    for c in page
-                ],
+                "channels": [self._channel_json(c) for c in page],
                 "response_metadata": {"next_cursor": next_cursor},
             }
         )
+
+    async def _create(self, request: Request) -> JSONResponse:
+        args = await self._args(request)
+        private = args.get("is_private") in (True, "true", "1")
+        denied = self._authorized(request, "groups:write" if private else "channels:manage")
+        if denied is not None:
+            return denied
+        name = args.get("name")
+        if not isinstance(name, str) or not name:
+            return JSONResponse({"ok": False, "error": "invalid_name_required"})
+        if len(name) > 80:
+            return JSONResponse({"ok": False, "error": "invalid_name_maxlength"})
+        if not re.fullmatch(r"[a-z0-9_-]+", name):
+            return JSONResponse({"ok": False, "error": "invalid_name_specials"})
+        if not re.search(r"[a-z0-9]", name):
+            return JSONResponse({"ok": False, "error": "invalid_name_punctuation"})
+        # Archived channels keep their names.
+        if any(not c.is_im and c.name == name for c in self.channels):
+            return JSONResponse({"ok": False, "error": "name_taken"})
+        channel = FakeChannel(self._next_id("C"), name, is_private=private, is_member=True)
+        self.channels.append(channel)
+        body = self._channel_json(channel) | {"created": self._clock, "creator": self.bot_user_id}
+        return JSONResponse({"ok": True, "channel": body})
+
+    async def _archive(self, request: Request) -> JSONResponse:
+        args = await self._args(request)
+        channel = self._visible(args.get("channel"))
+        denied = self._authorized(
+            request, self._manage_scope(channel) if channel else "channels:manage"
+        )
+        if denied is not None:
+            return denied
+        if channel is None:
+            return JSONResponse({"ok": False, "error": "channel_not_found"})
+        if channel.is_im:
+            return JSONResponse({"ok": False, "error": "method_not_supported_for_channel_type"})
+        if channel.is_general:
+            return JSONResponse({"ok": False, "error": "cant_archive_general"})
+        if channel.is_archived:
+            return JSONResponse({"ok": False, "error": "already_archived"})
+        if not channel.is_member:
+            return JSONResponse({"ok": False, "error": "not_in_channel"})
+        channel.is_archived = True
+        return JSONResponse({"ok": True})
+
+    async def _set_topic(self, request: Request) -> JSONResponse:
+        args = await self._args(request)
+        channel = self._visible(args.get("channel"))
+        denied = self._authorized(
+            request, self._manage_scope(channel) if channel else "channels:manage"
+        )
+        if denied is not None:
+            return denied
+        if channel is None:
+            return JSONResponse({"ok": False, "error": "channel_not_found"})
+        topic = args.get("topic")
+        if not isinstance(topic, str):
+            return JSONResponse({"ok": False, "error": "invalid_arguments"})
+        if len(topic) > 250:
+            return JSONResponse({"ok": False, "error": "too_long"})
+        if channel.is_archived:
+            return JSONResponse({"ok": False, "error": "is_archived"})
+        if not channel.is_member:
+            return JSONResponse({"ok": False, "error": "not_in_channel"})
+        channel.topic = topic
+        return JSONResponse({"ok": True, "channel": self._channel_json(channel)})
+
+    async def _open(self, request: Request) -> JSONResponse:
+        denied = self._authorized(request, "im:write")
+        if denied is not None:
+            return denied
+        args = await self._args(request)
+        users = [u for u in str(args.get("users") or "").split(",") if u]
+        if not users:
+            return JSONResponse({"ok": False, "error": "users_list_not_supplied"})
+        if len(users) > 8:
+            return JSONResponse({"ok": False, "error": "too_many_users"})
+        if any(user not in self.users for user in users):
+            return JSONResponse({"ok": False, "error": "user_not_found"})
+        # This fake opens 1:1 DMs only; a group DM (mpim:write) is not modelled.
+        assert len(users) == 1, "the fake Slack opens 1:1 DMs only"
+        existing = self.dm(users[0])
+        if existing is None:
+            existing = FakeChannel(
+                self._next_id("D"),
+                "",
+                is_private=True,
+                is_member=True,
+                is_im=True,
+                user=users[0],
+            )
+            self.channels.append(existing)
+        answer: dict[str, Any] = {"ok": True, "channel": {"id": existing.id}}
+        return JSONResponse(answer)
+
+    async def _bookmarks(self, request: Request) -> JSONResponse:
+        denied = self._authorized(request, "bookmarks:read")
+        if denied is not None:
+            return denied
+        channel = self._visible((await self._args(request)).get("channel_id"))
+        if channel is None:
+            return JSONResponse({"ok": False, "error": "channel_not_found"})
+        return JSONResponse({"ok": True, "bookmarks": channel.bookmarks})
+
+    async def _add_bookmark(self, request: Request) -> JSONResponse:
+        denied = self._authorized(request, "bookmarks:write")
+        if denied is not None:
+            return denied
+        args = await self._args(request)
+        channel = self._visible(args.get("channel_id"))
+        if channel is None:
+            return JSONResponse({"ok": False, "error": "channel_not_found"})
+        if args.get("type") != "link":
+            return JSONResponse({"ok": False, "error": "invalid_bookmark_type"})
+        link, title = args.get("link"), args.get("title")
+        if not isinstance(title, str) or not title:
+            return JSONResponse({"ok": False, "error": "invalid_arguments"})
+        if not isinstance(link, str) or not re.match(r"https?://", link):
+            return JSONResponse({"ok": False, "error": "invalid_link"})
+        if len(channel.bookmarks) >= _BOOKMARK_LIMIT:
+            return JSONResponse({"ok": False, "error": "too_many_bookmarks"})
+        bookmark = {
+            "id": self._next_id("Bk"),
+            "channel_id": channel.id,
+            "title": title,
+            "link": link,
+            "emoji": args.get("emoji"),
+            "icon_url": None,
+            "type": "link",
+            "entity_id": None,
+            "date_created": self._clock,
+            "date_updated": 0,
+            "rank": "g",
+            "last_updated_by_user_id": self.bot_user_id,
+            "last_updated_by_team_id": self.team_id,
+            "shortcut_id": None,
+            "app_id": "A0FIRELINE",
+        }
+        channel.bookmarks.append(bookmark)
+        return JSONResponse({"ok": True, "bookmark": bookmark})

@@ -13,12 +13,14 @@ def _destination(config: GitHubConfig) -> Destination:
 INTEGRATION = Integration(
     slug="github",
     title="GitHub",
-    description="Read recent commits and open issues in the organizations you connect.",
+    description=(
+        "Read recent commits and deployments, and open issues, in the organizations you connect."
+    ),
     config=GitHubConfig,
     secrets=OAuthSecrets,
     destination=_destination,
     verify=health.verify,
     auth="oauth",
-    actions=(actions.RECENT_COMMITS, actions.CREATE_ISSUE),
+    actions=(actions.RECENT_COMMITS, actions.CREATE_ISSUE, actions.LIST_DEPLOYMENTS),
     oauth=oauth.PROVIDER,
 )

@@ -1,5 +1,7 @@
 """GitHub actions: Recent Commits (`GET /repos/{owner}/{repo}/commits`, Link-paginated up to a
-limit) and Create Issue (`POST /repos/{owner}/{repo}/issues`)."""
+limit), Create Issue (`POST /repos/{owner}/{repo}/issues`) and List Recent Deployments
+(`GET /repos/{owner}/{repo}/deployments`, one page, then for each deployment its newest status
+from `GET .../deployments/{id}/statuses?per_page=1`; GitHub lists both newest first)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ from fireline.integrations.github.schema import (
     Commit,
     CreateIssueInput,
     CreateIssueOutput,
+    Deployment,
+    DeploymentStatus,
+    ListDeploymentsInput,
+    ListDeploymentsOutput,
     RecentCommitsInput,
     RecentCommitsOutput,
 )
@@ -75,6 +81,52 @@ async def create_issue(ctx: ToolContext, data: CreateIssueInput) -> CreateIssueO
     )
 
 
+def _login(item: dict[str, Any]) -> str | None:
+    login = (item.get("creator") or {}).get("login")
+    return str(login) if login is not None else None
+
+
+def _status(item: dict[str, Any]) -> DeploymentStatus:
+    return DeploymentStatus(
+        state=item["state"],
+        description=item.get("description") or None,
+        environment_url=item.get("environment_url") or None,
+        log_url=item.get("log_url") or item.get("target_url") or None,
+        created_at=item.get("created_at"),
+        creator_login=_login(item),
+    )
+
+
+async def list_deployments(ctx: ToolContext, data: ListDeploymentsInput) -> ListDeploymentsOutput:
+    params: dict[str, Any] = {"per_page": data.limit}
+    if data.environment is not None:
+        params["environment"] = data.environment
+    path = client.repo_path(data.owner, data.repo) + "/deployments"
+    items = (await client.get(ctx, path, params)).json()[: data.limit]
+    deployments: list[Deployment] = []
+    for item in items:
+        status = None
+        if data.include_status:
+            url = f"{path}/{int(item['id'])}/statuses"
+            latest = (await client.get(ctx, url, {"per_page": 1})).json()
+            status = _status(latest[0]) if latest else None
+        deployments.append(
+            Deployment(
+                id=item["id"],
+                sha=item["sha"],
+                ref=item["ref"],
+                task=item.get("task"),
+                environment=item.get("environment"),
+                description=item.get("description") or None,
+                creator_login=_login(item),
+                created_at=item.get("created_at"),
+                updated_at=item.get("updated_at"),
+                status=status,
+            )
+        )
+    return ListDeploymentsOutput(deployments=deployments)
+
+
 RECENT_COMMITS = Action(
     name="recent_commits",
     title="Recent Commits",
@@ -91,4 +143,13 @@ CREATE_ISSUE = Action(
     output=CreateIssueOutput,
     idempotent=False,
     run=create_issue,
+)
+
+LIST_DEPLOYMENTS = Action(
+    name="list_deployments",
+    title="List Recent Deployments",
+    input=ListDeploymentsInput,
+    output=ListDeploymentsOutput,
+    idempotent=True,
+    run=list_deployments,
 )

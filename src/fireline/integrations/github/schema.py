@@ -65,3 +65,48 @@ class CreateIssueOutput(BaseModel):
     title: str
     state: str
     html_url: str
+
+
+class ListDeploymentsInput(_Repository):
+    environment: str | None = Field(
+        default=None,
+        title="Environment",
+        description="Only deployments to this environment (e.g. production).",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f]+$",
+    )
+    # One page (`per_page`): each deployment may cost one more call for its status.
+    limit: int = Field(default=10, ge=1, le=30, title="Limit")
+    include_status: bool = Field(
+        default=True,
+        title="Include Latest Status",
+        description="Read each deployment's latest status (one more call per deployment).",
+    )
+
+
+class DeploymentStatus(BaseModel):
+    state: str  # error, failure, inactive, in_progress, queued, pending or success
+    description: str | None
+    environment_url: str | None
+    log_url: str | None
+    created_at: str | None
+    creator_login: str | None
+
+
+class Deployment(BaseModel):
+    id: int
+    sha: str
+    ref: str
+    task: str | None
+    environment: str | None
+    description: str | None
+    creator_login: str | None
+    created_at: str | None
+    updated_at: str | None
+    # None: no status reported yet, or not asked for.
+    status: DeploymentStatus | None
+
+
+class ListDeploymentsOutput(BaseModel):
+    deployments: list[Deployment]

@@ -13,12 +13,23 @@ def _destination(config: SlackConfig) -> Destination:
 INTEGRATION = Integration(
     slug="slack",
     title="Slack Bot Integration",
-    description="Post messages to Slack channels and list channels as a bot.",
+    description=(
+        "As a bot: create, archive and list incident channels, set their topic and bookmarks, "
+        "and post messages to channels and people."
+    ),
     config=SlackConfig,
     secrets=OAuthSecrets,
     destination=_destination,
     verify=health.verify,
     auth="oauth",
-    actions=(actions.POST_MESSAGE, actions.LIST_CHANNELS),
+    actions=(
+        actions.POST_MESSAGE,
+        actions.LIST_CHANNELS,
+        actions.CREATE_INCIDENT_CHANNEL,
+        actions.ARCHIVE_CHANNEL,
+        actions.SEND_DIRECT_MESSAGE,
+        actions.SET_CHANNEL_TOPIC,
+        actions.ADD_BOOKMARK,
+    ),
     oauth=oauth.PROVIDER,
 )

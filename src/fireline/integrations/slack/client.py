@@ -3,6 +3,8 @@
 Slack answers most failures with HTTP 200 and `{"ok": false, "error": "<code>"}`: those are
 translated here — token problems to `CredentialError` (the connection must be reconnected),
 Slack-side hiccups to `TransientError`, everything else to `PermanentError` with the code.
+A caller that handles some codes itself (`name_taken`, `already_archived`) names them in
+`handled` and gets the `ok: false` body back instead.
 """
 
 from __future__ import annotations
@@ -32,11 +34,20 @@ _CREDENTIAL_ERRORS = frozenset(
     }
 )
 _TRANSIENT_ERRORS = frozenset(
-    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+    {
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "ratelimited",
+        "too_many_requests",  # bookmarks.add: "Too many concurrent requests. Please retry."
+    }
 )
+# Slack: "It's possible some aspect of the operation succeeded before the error was raised."
+_MAYBE_DONE = frozenset({"internal_error", "fatal_error"})
 
 
-def raise_for_error(method: str, body: Mapping[str, Any]) -> None:
+def raise_for_error(method: str, body: Mapping[str, Any], *, idempotent: bool = True) -> None:
     if body.get("ok") is True:
         return
     error = str(body.get("error") or "unknown_error")
@@ -46,7 +57,8 @@ def raise_for_error(method: str, body: Mapping[str, Any]) -> None:
     if error in _CREDENTIAL_ERRORS:
         raise CredentialError(message)
     if error in _TRANSIENT_ERRORS:
-        raise TransientError(message)
+        # WF-6: a write that may have happened is not retried blindly.
+        raise TransientError(message, outcome_unknown=not idempotent and error in _MAYBE_DONE)
     raise PermanentError(message)
 
 
@@ -57,10 +69,11 @@ async def call(
     idempotent: bool,
     json: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
+    handled: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """POST a JSON body (write methods accept JSON) or GET with query arguments (read methods
     such as conversations.list only take form/query arguments). The token is never a query
-    argument (SEC-7)."""
+    argument (SEC-7). An `ok: false` answer whose code is in `handled` is returned."""
     headers = bearer(ctx)
     if json is not None:
         headers["Content-Type"] = "application/json; charset=utf-8"
@@ -76,5 +89,7 @@ async def call(
             "POST", API + method, idempotent=idempotent, headers=headers
         )
     body: dict[str, Any] = response.json()
-    raise_for_error(method, body)
+    if body.get("ok") is not True and body.get("error") in handled:
+        return body
+    raise_for_error(method, body, idempotent=idempotent)
     return body

@@ -23,7 +23,21 @@ from fireline.integrations._oauth import raise_for_error, read_tokens
 from fireline.integrations.base import OAuthProvider, OAuthTokens, ToolContext
 from fireline.integrations.slack import client
 
-SCOPES = ("chat:write", "channels:read", "groups:read")
+# Bot scopes, by the methods that need them: chat.postMessage (chat:write);
+# conversations.list (channels:read, groups:read); conversations.create, .archive and
+# .setTopic on public channels (channels:manage) and private ones (groups:write);
+# conversations.open for a DM (im:write); bookmarks.list and bookmarks.add (bookmarks:*).
+# A connection made before a scope was added answers missing_scope until reconnected.
+SCOPES = (
+    "chat:write",
+    "channels:read",
+    "groups:read",
+    "channels:manage",
+    "groups:write",
+    "im:write",
+    "bookmarks:read",
+    "bookmarks:write",
+)
 
 
 def parse_tokens(body: Mapping[str, Any]) -> OAuthTokens:
