@@ -10,15 +10,22 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from pydantic import ValidationError
 
 from fireline.connections import external_ids
 from fireline.core.errors import CredentialError, EgressDenied, PermanentError, TransientError
 from fireline.integrations.aws import INTEGRATION
+from fireline.integrations.aws.actions import list_functions, read_stream
 from fireline.integrations.aws.client import ENDPOINT_SETTING, make_client
 from fireline.integrations.aws.schema import (
+    DescribeLambdaFunctionInput,
+    DescribeLambdaFunctionOutput,
+    GetLogEventsInput,
     InvokeLambdaInput,
     InvokeLambdaOutput,
+    ListLambdaFunctionsInput,
+    ListLambdaFunctionsOutput,
     QueryCloudwatchLogsInput,
     QueryCloudwatchLogsOutput,
 )
@@ -35,6 +42,8 @@ EXTERNAL_ID = "da399432e33cd15616a59a08f523ac65"
 ROLE = f"arn:aws:iam::{CUSTOMER}:role/incident/Fireline-IncidentWorkflows-Role"
 GROUP = "/app/checkout"
 NOW = datetime.now(UTC)
+# A function's environment often holds credentials: its values must never reach an output.
+DB_PASSWORD = "db-password-7d1f0c9b2e"
 
 TRIAGE = """
 def handler(event, context):
@@ -109,6 +118,19 @@ def aws() -> Iterator[fake.Aws]:
                 logEvents=[{"timestamp": _millis(at), "message": text} for at, text in lines],
             )
         aws.add_function(CUSTOMER, "triage", TRIAGE)
+        arn = aws.add_function(CUSTOMER, "checkout-api", TRIAGE)
+        functions = session.client("lambda", endpoint_url=aws.moto_url)
+        functions.update_function_configuration(
+            FunctionName="checkout-api",
+            Description="Checkout HTTP API",
+            MemorySize=512,
+            Timeout=15,
+            Environment={"Variables": {"STAGE": "prod", "DB_PASSWORD": DB_PASSWORD}},
+        )
+        functions.tag_resource(Resource=arn, Tags={"team": "payments"})
+        functions.put_function_concurrency(
+            FunctionName="checkout-api", ReservedConcurrentExecutions=20
+        )
         yield aws
 
 
@@ -435,3 +457,250 @@ def test_net6_clients_use_the_regions_endpoint_and_refuse_any_other_host() -> No
     logs.meta.events.register("before-sign", divert)
     with pytest.raises(EgressDenied, match=r"evil\.example\.com"):
         logs.describe_log_groups()
+
+
+def test_integration_actions_and_their_idempotency() -> None:
+    assert {(a.name, a.title, a.idempotent) for a in INTEGRATION.actions} == {
+        ("query_cloudwatch_logs", "Query CloudWatch Logs", True),
+        ("get_cloudwatch_log_events", "Get CloudWatch Log Events", True),
+        ("invoke_lambda", "Invoke Lambda Function", False),
+        ("list_lambda_functions", "List Lambda Functions", True),
+        ("describe_lambda_function", "Describe Lambda Function", True),
+    }
+
+
+async def _events(aws: fake.Aws, **data: Any) -> QueryCloudwatchLogsOutput:
+    action = INTEGRATION.action("get_cloudwatch_log_events")
+    assert action is not None
+    output = await action.run(_ctx(aws), GetLogEventsInput.model_validate(data))
+    assert isinstance(output, QueryCloudwatchLogsOutput)
+    return output
+
+
+async def test_get_log_events_reads_the_newest_events_by_default(aws: fake.Aws) -> None:
+    newest = await _events(aws, log_group_name=GROUP, log_stream_name="web-1", limit=2)
+    assert [e.message for e in newest.events] == [
+        "ERROR payment gateway timeout",
+        "WARN retrying payment",
+    ]
+    assert (newest.count, newest.truncated) == (2, True)
+    assert {e.log_stream_name for e in newest.events} == {"web-1"}
+    everything = await _events(aws, log_group_name=GROUP, log_stream_name="web-1")
+    assert [e.message for e in everything.events] == [
+        "ERROR payment gateway timeout (old)",
+        "INFO request ok",
+        "ERROR payment gateway timeout",
+        "WARN retrying payment",
+    ]
+    assert everything.truncated is False
+
+
+async def test_get_log_events_from_head_and_in_a_window(aws: fake.Aws) -> None:
+    oldest = await _events(
+        aws, log_group_name=GROUP, log_stream_name="web-1", limit=2, start_from_head=True
+    )
+    assert [e.message for e in oldest.events] == [
+        "ERROR payment gateway timeout (old)",
+        "INFO request ok",
+    ]
+    window = await _events(
+        aws,
+        log_group_name=GROUP,
+        log_stream_name="web-1",
+        start_time=(NOW - timedelta(minutes=10)).isoformat(),
+        end_time=(NOW - timedelta(minutes=7, seconds=30)).replace(tzinfo=None).isoformat(),
+    )
+    assert [e.message for e in window.events] == [
+        "INFO request ok",
+        "ERROR payment gateway timeout",
+    ]
+    assert window.events[0].timestamp == datetime.fromtimestamp(
+        _millis(NOW - timedelta(minutes=9)) / 1000, tz=UTC
+    )
+
+
+async def test_get_log_events_for_a_missing_stream_is_a_clear_error(aws: fake.Aws) -> None:
+    with pytest.raises(PermanentError, match="ResourceNotFoundException"):
+        await _events(aws, log_group_name=GROUP, log_stream_name="web-9")
+
+
+def _stubbed(service: str) -> tuple[Any, Stubber]:
+    session = boto3.session.Session(
+        aws_access_key_id="AKIASTUB", aws_secret_access_key="stub", region_name="us-east-1"
+    )
+    stubbed = session.client(service, region_name="us-east-1")
+    return stubbed, Stubber(stubbed)
+
+
+def _page_event(minute: int) -> dict[str, Any]:
+    at = _millis(NOW - timedelta(minutes=60 - minute))
+    return {"timestamp": at, "message": f"event {minute}", "ingestionTime": at}
+
+
+def test_get_log_events_pages_backwards_and_returns_oldest_first() -> None:
+    # CloudWatch may answer fewer events than asked (1 MB a page): the backward token leads
+    # to older pages until it repeats.
+    logs, stub = _stubbed("logs")
+    asked = {"logGroupName": GROUP, "logStreamName": "web-1", "startFromHead": False}
+    stub.add_response(
+        "get_log_events",
+        {
+            "events": [_page_event(3), _page_event(4)],
+            "nextBackwardToken": "b/2",
+            "nextForwardToken": "f/4",
+        },
+        {**asked, "limit": 10},
+    )
+    stub.add_response(
+        "get_log_events",
+        {
+            "events": [_page_event(1), _page_event(2)],
+            "nextBackwardToken": "b/0",
+            "nextForwardToken": "f/2",
+        },
+        {**asked, "limit": 8, "nextToken": "b/2"},
+    )
+    stub.add_response(
+        "get_log_events",
+        {"events": [], "nextBackwardToken": "b/0", "nextForwardToken": "f/0"},
+        {**asked, "limit": 6, "nextToken": "b/0"},
+    )
+    with stub:
+        events, truncated = read_stream(
+            logs, GROUP, "web-1", start=None, end=None, limit=10, from_head=False
+        )
+    stub.assert_no_pending_responses()
+    assert [e.message for e in events] == ["event 1", "event 2", "event 3", "event 4"]
+    assert truncated is False
+
+
+def _summary(name: str) -> dict[str, Any]:
+    return {
+        "FunctionName": name,
+        "FunctionArn": f"arn:aws:lambda:us-east-1:{CUSTOMER}:function:{name}",
+        "Runtime": "python3.12",
+        "Environment": {"Variables": {"TOKEN": DB_PASSWORD}},
+    }
+
+
+def test_list_functions_follows_next_marker_up_to_the_limit() -> None:
+    functions, stub = _stubbed("lambda")
+    stub.add_response(
+        "list_functions",
+        {"Functions": [_summary("a"), _summary("b")], "NextMarker": "m-1"},
+        {"MaxItems": 3},
+    )
+    stub.add_response(
+        "list_functions",
+        {"Functions": [_summary("c")], "NextMarker": "m-2"},
+        {"MaxItems": 1, "Marker": "m-1"},
+    )
+    with stub:
+        found, truncated = list_functions(functions, 3)
+    stub.assert_no_pending_responses()
+    assert [f.function_name for f in found] == ["a", "b", "c"]
+    assert truncated is True  # the region has more after m-2
+    assert found[0].environment_variable_names == ["TOKEN"]
+    assert DB_PASSWORD not in str([f.model_dump() for f in found])
+
+    functions, stub = _stubbed("lambda")
+    stub.add_response("list_functions", {"Functions": [_summary("a")]}, {"MaxItems": 50})
+    with stub:
+        assert list_functions(functions, 120) == ([found[0]], False)
+
+
+def test_list_functions_throttled_is_transient() -> None:
+    functions, stub = _stubbed("lambda")
+    stub.add_client_error(
+        "list_functions", service_error_code="TooManyRequestsException", http_status_code=429
+    )
+    with stub, pytest.raises(TransientError, match="ListFunctions: TooManyRequestsException"):
+        list_functions(functions, 10)
+
+
+async def _lambda(aws: fake.Aws, name: str, model: Any, **data: Any) -> Any:
+    action = INTEGRATION.action(name)
+    assert action is not None and action.idempotent is True
+    return await action.run(_ctx(aws), model.model_validate(data))
+
+
+async def test_list_lambda_functions_as_the_role(aws: fake.Aws) -> None:
+    listed = await _lambda(aws, "list_lambda_functions", ListLambdaFunctionsInput)
+    assert isinstance(listed, ListLambdaFunctionsOutput)
+    by_name = {f.function_name: f for f in listed.functions}
+    assert set(by_name) == {"triage", "checkout-api"}
+    assert (listed.count, listed.truncated) == (2, False)
+    api = by_name["checkout-api"]
+    assert api.function_arn == f"arn:aws:lambda:us-east-1:{CUSTOMER}:function:checkout-api"
+    assert (api.runtime, api.handler, api.memory_size, api.timeout) == (
+        "python3.12",
+        "app.handler",
+        512,
+        15,
+    )
+    assert api.environment_variable_names == ["DB_PASSWORD", "STAGE"]
+    assert DB_PASSWORD not in listed.model_dump_json()
+    one = await _lambda(aws, "list_lambda_functions", ListLambdaFunctionsInput, limit=1)
+    assert (one.count, one.truncated) == (1, True)
+
+
+async def test_describe_lambda_function(aws: fake.Aws) -> None:
+    described = await _lambda(
+        aws, "describe_lambda_function", DescribeLambdaFunctionInput, function_name="checkout-api"
+    )
+    assert isinstance(described, DescribeLambdaFunctionOutput)
+    function = described.function
+    assert (function.function_name, function.description) == ("checkout-api", "Checkout HTTP API")
+    assert function.role == f"arn:aws:iam::{CUSTOMER}:role/checkout-api-exec"
+    assert function.state == "Active"
+    assert function.environment_variable_names == ["DB_PASSWORD", "STAGE"]
+    assert described.tags == {"team": "payments"}
+    assert described.reserved_concurrent_executions == 20
+    # Neither an environment value nor the code's presigned download link is output.
+    dumped = described.model_dump_json()
+    assert DB_PASSWORD not in dumped and "Location" not in dumped and "s3" not in dumped
+    latest = await _lambda(
+        aws,
+        "describe_lambda_function",
+        DescribeLambdaFunctionInput,
+        function_name=f"arn:aws:lambda:us-east-1:{CUSTOMER}:function:triage",
+        qualifier="$LATEST",
+    )
+    assert (latest.function.function_name, latest.tags) == ("triage", {})
+
+
+async def test_describe_missing_function_is_a_clear_error(aws: fake.Aws) -> None:
+    with pytest.raises(PermanentError, match="GetFunction: ResourceNotFoundException"):
+        await _lambda(
+            aws, "describe_lambda_function", DescribeLambdaFunctionInput, function_name="gone"
+        )
+
+
+async def test_lambda_reads_need_the_roles_credentials(aws: fake.Aws) -> None:
+    # A wrong external ID stops at AssumeRole: nothing is listed with the server's own keys.
+    ctx = _ctx(aws, external_id=external_ids.issue(KEYRING))
+    action = INTEGRATION.action("list_lambda_functions")
+    assert action is not None
+    with pytest.raises(CredentialError, match="AssumeRole: AccessDenied"):
+        await action.run(ctx, ListLambdaFunctionsInput())
+
+
+def test_new_read_inputs_validation() -> None:
+    with pytest.raises(ValidationError, match="before"):
+        GetLogEventsInput(
+            log_group_name=GROUP, log_stream_name="web-1", start_time=NOW, end_time=NOW
+        )
+    with pytest.raises(ValidationError, match="log_stream_name"):
+        GetLogEventsInput.model_validate({"log_group_name": GROUP})
+    with pytest.raises(ValidationError):
+        GetLogEventsInput(log_group_name=GROUP, log_stream_name="a:b")
+    with pytest.raises(ValidationError):
+        GetLogEventsInput(log_group_name=GROUP, log_stream_name="web-1", limit=1001)
+    with pytest.raises(ValidationError):
+        ListLambdaFunctionsInput(limit=0)
+    with pytest.raises(ValidationError):
+        DescribeLambdaFunctionInput(function_name="bad name")
+    with pytest.raises(ValidationError):
+        DescribeLambdaFunctionInput(function_name="f", qualifier="no spaces")
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        ListLambdaFunctionsInput.model_validate({"limit": 5, "marker": "x"})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,15 @@ from fireline.core.redaction import REDACTED
 from fireline.integrations.base import ToolContext
 from fireline.integrations.web_api import INTEGRATION
 from fireline.integrations.web_api.hosts import check_url, host_matches, parse_patterns
-from fireline.integrations.web_api.schema import HttpRequestInput, HttpRequestOutput
+from fireline.integrations.web_api.schema import (
+    INCIDENT_JSON,
+    HttpRequestInput,
+    HttpRequestOutput,
+    SendBodyRequestInput,
+    SendRequestInput,
+    SendWebhookPostInput,
+)
+from fireline.workflows import templates
 from tests.integrations.fakes import web_api as fake
 from tests.integrations.support import FakeServer, serve, tool_context
 
@@ -32,6 +41,19 @@ def api(
     state: fake.State, ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FakeServer]:
     with serve(fake.make_app(state), ca, tmp_path_factory.mktemp("webapi"), *HOSTS) as server:
+        yield server
+
+
+# Tests that count items, replies or deliveries get a fake of their own: nothing carries over
+# from other tests, or from the same test on the other event loop.
+@pytest.fixture
+def fresh_state() -> fake.State:
+    return fake.State(token=TOKEN, api_key=API_KEY)
+
+
+@pytest.fixture
+def fresh_api(fresh_state: fake.State, ca: trustme.CA, tmp_path: Any) -> Iterator[FakeServer]:
+    with serve(fake.make_app(fresh_state), ca, tmp_path, *HOSTS) as server:
         yield server
 
 
@@ -60,9 +82,13 @@ def _ctx(
 
 
 async def _run(ctx: ToolContext, **data: Any) -> HttpRequestOutput:
-    action = INTEGRATION.action("http_request")
+    return await _send(ctx, "http_request", **data)
+
+
+async def _send(ctx: ToolContext, name: str, **data: Any) -> HttpRequestOutput:
+    action = INTEGRATION.action(name)
     assert action is not None
-    output = await action.run(ctx, HttpRequestInput.model_validate(data))
+    output = await action.run(ctx, action.input.model_validate(data))
     assert isinstance(output, HttpRequestOutput)
     return output
 
@@ -107,10 +133,10 @@ async def test_verify_unreachable_is_transient(ca: trustme.CA) -> None:
 
 
 async def test_post_sends_idempotency_key_and_a_replay_is_deduplicated(
-    api: FakeServer, ca: trustme.CA, state: fake.State
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
 ) -> None:
     # WF-5: the same run/step key twice creates one item upstream.
-    ctx = _ctx(api, ca, key="run-7:create")
+    ctx = _ctx(fresh_api, ca, key="run-7:create")
     first = await _run(
         ctx, method="POST", url="https://api.example.com/items", json_body={"name": "db"}
     )
@@ -120,24 +146,24 @@ async def test_post_sends_idempotency_key_and_a_replay_is_deduplicated(
     assert first.status_code == again.status_code == 201
     assert first.json_body == again.json_body
     assert again.headers["idempotent-replayed"] == "true"
-    assert state.seen[-1]["idempotency-key"] == "run-7:create"
+    assert fresh_state.seen[-1]["idempotency-key"] == "run-7:create"
     listed = await _run(ctx, method="GET", url="https://eu.api.example.com/items")
     assert listed.json_body == {"items": [first.json_body]}
-    assert "idempotency-key" not in state.seen[-1]
+    assert "idempotency-key" not in fresh_state.seen[-1]
 
 
 async def test_delete_carries_idempotency_key(
-    api: FakeServer, ca: trustme.CA, state: fake.State
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
 ) -> None:
-    ctx = _ctx(api, ca, key="run-8:make")
+    ctx = _ctx(fresh_api, ca, key="run-8:make")
     created = await _run(
         ctx, method="POST", url="https://api.example.com/items", json_body={"name": "x"}
     )
     item_id = created.json_body["id"]
-    ctx = _ctx(api, ca, key="run-8:remove")
+    ctx = _ctx(fresh_api, ca, key="run-8:remove")
     deleted = await _run(ctx, method="DELETE", url=f"https://api.example.com/items/{item_id}")
     assert deleted.status_code == 204
-    assert state.seen[-1]["idempotency-key"] == "run-8:remove"
+    assert fresh_state.seen[-1]["idempotency-key"] == "run-8:remove"
     with pytest.raises(PermanentError, match="404"):
         await _run(ctx, method="DELETE", url=f"https://api.example.com/items/{item_id}")
 
@@ -359,3 +385,238 @@ def test_http_request_input_validation() -> None:
         HttpRequestInput.model_validate({"method": "TRACE", "url": "https://a.b/"})
     action = INTEGRATION.action("http_request")
     assert action is not None and action.idempotent is False
+
+
+# The per-method actions of the product's catalog -------------------------------------------
+
+
+def test_per_method_actions_and_their_idempotency() -> None:
+    declared = {
+        action.name: (action.title, action.idempotent, action.input)
+        for action in INTEGRATION.actions
+    }
+    assert declared == {
+        "http_request": ("HTTP Request", False, HttpRequestInput),
+        "send_get_request": ("Send GET Request", True, SendRequestInput),
+        "send_head_request": ("Send HEAD Request", True, SendRequestInput),
+        "send_post_request": ("Send POST Request", False, SendBodyRequestInput),
+        "send_put_request": ("Send PUT Request", True, SendBodyRequestInput),
+        "send_patch_request": ("Send PATCH Request", False, SendBodyRequestInput),
+        "send_delete_request": ("Send DELETE Request", True, SendRequestInput),
+        "send_webhook_post": ("Send Webhook POST", False, SendWebhookPostInput),
+    }
+    assert {action.output for action in INTEGRATION.actions} == {HttpRequestOutput}
+
+
+async def _item(api: FakeServer, ca: trustme.CA, name: str) -> str:
+    created = await _send(
+        _ctx(api, ca, key=None),
+        "send_post_request",
+        url="https://api.example.com/items",
+        json_body={"name": name},
+    )
+    assert created.status_code == 201
+    return str(created.json_body["id"])
+
+
+async def test_get_and_head_requests_read_an_item_without_an_idempotency_key(
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
+) -> None:
+    item_id = await _item(fresh_api, ca, "cache")
+    url = f"https://eu.api.example.com/items/{item_id}"
+    got = await _send(_ctx(fresh_api, ca), "send_get_request", url=url, headers="X-Trace: t-1")
+    assert (got.status_code, got.json_body) == (200, {"id": item_id, "name": "cache"})
+    assert fresh_state.seen[-1]["x-trace"] == "t-1"
+    assert "idempotency-key" not in fresh_state.seen[-1]
+    head = await _send(_ctx(fresh_api, ca), "send_head_request", url=url)
+    assert (head.status_code, head.body, head.json_body) == (200, "", None)
+    assert head.headers["content-type"] == "application/json"
+    assert fresh_state.seen[-1]["method"] == "HEAD"
+    assert "idempotency-key" not in fresh_state.seen[-1]
+    with pytest.raises(PermanentError, match="404"):
+        await _send(
+            _ctx(fresh_api, ca), "send_head_request", url="https://api.example.com/items/none"
+        )
+
+
+async def test_put_creates_then_replaces_so_a_retry_is_harmless(
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
+) -> None:
+    url = "https://api.example.com/items/runbook-7"
+    body = {"name": "runbook", "owner": "sre"}
+    first = await _send(_ctx(fresh_api, ca), "send_put_request", url=url, json_body=body)
+    again = await _send(
+        _ctx(fresh_api, ca), "send_put_request", url=url, json_body=json.dumps(body)
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json_body == again.json_body == {**body, "id": "runbook-7"}
+    assert fresh_state.items["runbook-7"] == {**body, "id": "runbook-7"}
+    assert "idempotency-key" not in fresh_state.seen[-1]
+
+
+async def test_patch_carries_idempotency_key_and_a_retry_is_applied_once(
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
+) -> None:
+    # WF-5: the step's key makes the API answer a retry with the first result.
+    item_id = await _item(fresh_api, ca, "queue")
+    url = f"https://api.example.com/items/{item_id}"
+    patch: dict[str, Any] = {
+        "url": url,
+        "headers": {"Content-Type": "application/merge-patch+json"},
+        "json_body": {"name": "queue-2"},
+    }
+    ctx = _ctx(fresh_api, ca, key="run-9:rename")
+    first = await _send(ctx, "send_patch_request", **patch)
+    again = await _send(ctx, "send_patch_request", **patch)
+    assert first.json_body == again.json_body == {"id": item_id, "name": "queue-2", "version": 2}
+    assert again.headers["idempotent-replayed"] == "true"
+    assert fresh_state.items[item_id]["version"] == 2
+    assert fresh_state.seen[-1]["idempotency-key"] == "run-9:rename"
+    later = await _send(_ctx(fresh_api, ca, key="run-10:rename"), "send_patch_request", **patch)
+    assert later.json_body["version"] == 3
+    # The same key on a different request is refused by the API, not silently replayed.
+    with pytest.raises(PermanentError, match="422"):
+        await _send(ctx, "send_patch_request", **{**patch, "json_body": {"name": "other"}})
+    with pytest.raises(PermanentError, match="415"):
+        await _send(
+            _ctx(fresh_api, ca, key="run-11:rename"),
+            "send_patch_request",
+            url=url,
+            text_body="name=queue-3",
+        )
+
+
+async def test_post_request_with_the_same_key_creates_one_item(
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
+) -> None:
+    ctx = _ctx(fresh_api, ca, key="run-12:create")
+    inputs = {"url": "https://api.example.com/items", "json_body": '{"name": "lb"}'}
+    first = await _send(ctx, "send_post_request", **inputs)
+    again = await _send(ctx, "send_post_request", **inputs)
+    assert first.status_code == again.status_code == 201
+    assert first.json_body == again.json_body and first.json_body["name"] == "lb"
+    assert [item["name"] for item in fresh_state.items.values()].count("lb") == 1
+    assert fresh_state.seen[-1]["idempotency-key"] == "run-12:create"
+
+
+async def test_delete_request_is_idempotent_and_carries_no_key(
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
+) -> None:
+    item_id = await _item(fresh_api, ca, "old")
+    url = f"https://api.example.com/items/{item_id}"
+    deleted = await _send(_ctx(fresh_api, ca, key="run-13:remove"), "send_delete_request", url=url)
+    assert deleted.status_code == 204 and item_id not in fresh_state.items
+    assert "idempotency-key" not in fresh_state.seen[-1]
+    with pytest.raises(PermanentError, match="404"):
+        await _send(_ctx(fresh_api, ca), "send_delete_request", url=url)
+
+
+def _incident() -> dict[str, Any]:
+    # The snapshot step templates see (incidents/outbox.py `snapshot`).
+    return {
+        "id": "Q1W2E3R4T5Y6U7",
+        "incident_number": 42,
+        "title": "Checkout <5xx> & 'timeouts'",
+        "status": "triggered",
+        "urgency": "high",
+        "priority": "P1",
+        "service_id": "PSVC1",
+        "incident_key": "checkout/5xx",
+        "created_at": "2026-11-23T10:00:00Z",
+    }
+
+
+async def test_webhook_post_sends_the_incident_as_json_once_per_step(
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
+) -> None:
+    # The editor starts the Body with the incident template; the engine renders it.
+    assert SendWebhookPostInput.model_json_schema()["properties"]["body"]["default"] == (
+        INCIDENT_JSON
+    )
+    inputs = templates.render(
+        {"url": "https://api.example.com/hooks/incidents", "body": INCIDENT_JSON},
+        {"incident": _incident()},
+    )
+    ctx = _ctx(fresh_api, ca, key="run-14:notify")
+    sent = await _send(ctx, "send_webhook_post", **inputs)
+    assert (sent.status_code, sent.json_body) == (202, {"received": 1})
+    assert fresh_state.hooks[-1] == _incident()
+    assert fresh_state.seen[-1]["content-type"] == "application/json"
+    assert fresh_state.seen[-1]["idempotency-key"] == "run-14:notify"
+    again = await _send(ctx, "send_webhook_post", **inputs)
+    assert again.json_body == sent.json_body and len(fresh_state.hooks) == 1
+    custom = await _send(
+        _ctx(fresh_api, ca, key="run-15:notify"),
+        "send_webhook_post",
+        url="https://api.example.com/hooks/incidents",
+        body={"summary": "db down"},
+    )
+    assert custom.status_code == 202 and fresh_state.hooks[-1] == {"summary": "db down"}
+
+
+async def test_webhook_post_output_redacts_the_connections_headers(
+    fresh_api: FakeServer, ca: trustme.CA
+) -> None:
+    echoed = await _send(
+        _ctx(fresh_api, ca),
+        "send_webhook_post",
+        url="https://api.example.com/echo",
+        body=[1, "two"],
+    )
+    assert echoed.json_body["body"] == '[1,"two"]'
+    assert echoed.json_body["headers"]["authorization"] == REDACTED
+    assert echoed.headers["x-api-key"] == REDACTED
+    assert TOKEN not in echoed.body and API_KEY not in echoed.body
+
+
+async def test_per_method_error_answers(
+    fresh_api: FakeServer, ca: trustme.CA, fresh_state: fake.State
+) -> None:
+    with pytest.raises(CredentialError, match="401"):
+        await _send(
+            _ctx(fresh_api, ca, headers=f"Authorization: Bearer wrong\nX-Api-Key: {API_KEY}"),
+            "send_get_request",
+            url="https://api.example.com/items",
+        )
+    with pytest.raises(TransientError, match="429") as throttled:
+        await _send(
+            _ctx(fresh_api, ca), "send_get_request", url="https://api.example.com/throttled"
+        )
+    assert throttled.value.retry_after == 7
+    before = len(fresh_state.seen)
+    with pytest.raises(PermanentError, match="url"):
+        await _send(_ctx(fresh_api, ca), "send_webhook_post", url="https://evil.com/h", body={})
+    with pytest.raises(PermanentError, match="cannot be overridden"):
+        await _send(
+            _ctx(fresh_api, ca),
+            "send_post_request",
+            url="https://api.example.com/items",
+            headers="Idempotency-Key: mine",
+            json_body={},
+        )
+    assert len(fresh_state.seen) == before
+
+
+def test_per_method_input_validation() -> None:
+    url = "https://a.b/"
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        SendRequestInput.model_validate({"url": url, "json_body": {"a": 1}})
+    with pytest.raises(ValidationError, match="either"):
+        SendBodyRequestInput(url=url, json_body={}, text_body="x")
+    with pytest.raises(ValidationError, match="not valid JSON"):
+        SendBodyRequestInput(url=url, json_body="{{ not rendered }}")
+    with pytest.raises(ValidationError, match="Field required"):
+        SendWebhookPostInput.model_validate({"url": url})
+    with pytest.raises(ValidationError, match="not valid JSON"):
+        SendWebhookPostInput(url=url, body="incident")
+    assert SendBodyRequestInput(url=url, json_body='{"a": [1]}').json_body == {"a": [1]}
+    assert SendBodyRequestInput(url=url, json_body={"a": 1}).json_body == {"a": 1}
+    lines = SendRequestInput(url=url, headers="X-A: 1\r\n\nX-B:  two ")
+    assert lines.headers == {"X-A": "1", "X-B": "two"}
+    assert SendRequestInput(url=url, headers=" ").headers == {}
+    with pytest.raises(ValidationError, match="Name: value"):
+        SendRequestInput(url=url, headers="X-A 1")
+    with pytest.raises(ValidationError, match="cannot be set"):
+        SendRequestInput(url=url, headers="Host: elsewhere")
+    with pytest.raises(ValidationError, match="String should have at least 1"):
+        SendRequestInput(url="")

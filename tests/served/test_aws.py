@@ -129,7 +129,7 @@ def _assume_calls(world: World, external_id: str) -> list[dict[str, str]]:
     return [c for c in world.aws.assume_calls if c.get("ExternalId") == external_id]
 
 
-def test_aws_connects_with_the_issued_external_id_runs_both_actions_and_is_checked(
+def test_aws_connects_with_the_issued_external_id_runs_every_action_and_is_checked(
     world: World,
 ) -> None:
     served = world.served
@@ -151,6 +151,13 @@ def test_aws_connects_with_the_issued_external_id_runs_both_actions_and_is_check
              "with": {"log_group_name": GROUP, "filter_pattern": "ERROR"}},
             {"id": "triage", "action": "aws.invoke_lambda", "connection": connection["id"],
              "with": {"function_name": "triage", "payload": {"service": "checkout"}}},
+            {"id": "events", "action": "aws.get_cloudwatch_log_events",
+             "connection": connection["id"],
+             "with": {"log_group_name": GROUP, "log_stream_name": "web-1", "limit": 2}},
+            {"id": "functions", "action": "aws.list_lambda_functions",
+             "connection": connection["id"], "with": {}},
+            {"id": "function", "action": "aws.describe_lambda_function",
+             "connection": connection["id"], "with": {"function_name": "triage"}},
         ],
     }, title="aws from outside")
     assert run["status"] == "succeeded", (run, served.log())
@@ -174,6 +181,18 @@ def test_aws_connects_with_the_issued_external_id_runs_both_actions_and_is_check
         "service": "checkout", "restarted": "checkout-1",
         "idempotency_key": steps["triage"]["idempotency_key"]}
     assert steps["triage"]["idempotency_key"] == f"{run['id']}:triage"
+
+    # GetLogEvents reads the newest events first; they come back oldest first.
+    events = steps["events"]["output"]
+    assert [e["message"] for e in events["events"]] == [
+        "INFO request ok", "ERROR payment gateway timeout"]
+    assert (events["count"], events["truncated"]) == (2, True)
+    (listed,) = steps["functions"]["output"]["functions"]
+    assert listed["function_arn"] == f"arn:aws:lambda:us-east-1:{CUSTOMER}:function:triage"
+    described = steps["function"]["output"]
+    assert (described["function"]["function_name"], described["function"]["runtime"],
+            described["function"]["state"]) == ("triage", "python3.12", "Active")
+    assert described["tags"] == {} and described["reserved_concurrent_executions"] is None
 
     periodic = served.wait_for_periodic_check("aws", connection["id"])
     assert periodic["is_healthy"] is True, periodic

@@ -15,12 +15,18 @@ INTEGRATION = Integration(
     slug="aws",
     title="AWS",
     description="Assume an IAM role in your account (with an external ID) to query CloudWatch "
-    "Logs and invoke Lambda functions.",
+    "Logs and to list, describe and invoke Lambda functions.",
     config=AwsConfig,
     secrets=NoSecrets,
     destination=_destination,
     verify=health.verify,
     auth="aws_role",
     credential_fields=("role_arn", "default_region"),
-    actions=(actions.QUERY_CLOUDWATCH_LOGS, actions.INVOKE_LAMBDA),
+    actions=(
+        actions.QUERY_CLOUDWATCH_LOGS,
+        actions.GET_CLOUDWATCH_LOG_EVENTS,
+        actions.INVOKE_LAMBDA,
+        actions.LIST_LAMBDA_FUNCTIONS,
+        actions.DESCRIBE_LAMBDA_FUNCTION,
+    ),
 )

@@ -7,6 +7,16 @@
   `lambda:InvokeFunction` with the JSON payload. Not idempotent: the run's idempotency key
   travels in the invocation's client context (`context.client_context.custom`) so that a
   function can deduplicate (WF-5).
+- List Lambda Functions: `lambda:ListFunctions`, following `NextMarker` (at most 50 a page)
+  up to the limit.
+- Describe Lambda Function: `lambda:GetFunction` — the permission the reference text's Lambda
+  policy grants — for the configuration, tags and reserved concurrency. The code's download
+  URL (a presigned link) and environment variable values are never part of the output.
+- Get CloudWatch Log Events: `logs:GetLogEvents` for one stream over an optional time window,
+  newest first unless `start_from_head`, following the forward or backward token up to the
+  limit.
+
+All but Invoke are read-only (idempotent).
 """
 
 from __future__ import annotations
@@ -20,8 +30,14 @@ from typing import Any
 from fireline.core.errors import PermanentError
 from fireline.integrations.aws import client
 from fireline.integrations.aws.schema import (
+    DescribeLambdaFunctionInput,
+    DescribeLambdaFunctionOutput,
+    GetLogEventsInput,
     InvokeLambdaInput,
     InvokeLambdaOutput,
+    LambdaFunction,
+    ListLambdaFunctionsInput,
+    ListLambdaFunctionsOutput,
     LogEvent,
     QueryCloudwatchLogsInput,
     QueryCloudwatchLogsOutput,
@@ -29,6 +45,7 @@ from fireline.integrations.aws.schema import (
 from fireline.integrations.base import Action, ToolContext
 
 _MAX_PAGES = 50  # FilterLogEvents may return empty pages with a token; stop somewhere
+_FUNCTIONS_PAGE = 50  # ListFunctions returns at most 50 functions a page, whatever MaxItems
 _PAYLOAD_LIMIT = 256 * 1024
 _LAMBDA_READ_TIMEOUT = 120
 
@@ -85,31 +102,47 @@ def _filter(logs: Any, data: QueryCloudwatchLogsInput) -> tuple[list[LogEvent], 
     return events[: data.limit], bool(token)
 
 
-def _stream(logs: Any, data: QueryCloudwatchLogsInput) -> tuple[list[LogEvent], bool]:
-    start, end = data.window()
-    stream = data.log_stream_name or ""
-    events: list[LogEvent] = []
+def read_stream(
+    logs: Any,
+    group: str,
+    stream: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    from_head: bool,
+) -> tuple[list[LogEvent], bool]:
+    """GetLogEvents for one stream: pages forward from the oldest event, or backward from
+    the newest; the events come back oldest first either way."""
+    direction = "nextForwardToken" if from_head else "nextBackwardToken"
+    pages: list[list[LogEvent]] = []
+    count = 0
     token: str | None = None
     for _ in range(_MAX_PAGES):
         kwargs: dict[str, Any] = {
-            "logGroupName": data.log_group_name,
+            "logGroupName": group,
             "logStreamName": stream,
-            "startTime": _millis(start),
-            "endTime": _millis(end),
-            "limit": data.limit - len(events),
-            "startFromHead": True,
+            "limit": limit - count,
+            "startFromHead": from_head,
         }
+        if start is not None:
+            kwargs["startTime"] = _millis(start)
+        if end is not None:
+            kwargs["endTime"] = _millis(end)
         if token:
             kwargs["nextToken"] = token
         page = client.call("GetLogEvents", partial(logs.get_log_events, **kwargs))
-        batch = page.get("events", [])
-        events.extend(_event(raw, stream) for raw in batch)
-        # The forward token repeats once the end of the stream is reached.
-        following = page.get("nextForwardToken")
-        if not batch or following == token or len(events) >= data.limit:
+        batch = [_event(raw, stream) for raw in page.get("events", [])]
+        pages.append(batch)
+        count += len(batch)
+        # The token repeats once the end (or the start) of the stream is reached.
+        following = page.get(direction)
+        if not batch or following == token or count >= limit:
             break
         token = following
-    return events[: data.limit], len(events) >= data.limit
+    ordered = pages if from_head else pages[::-1]
+    events = [event for batch in ordered for event in batch]
+    return (events[:limit] if from_head else events[-limit:]), count >= limit
 
 
 async def query_cloudwatch_logs(
@@ -119,7 +152,16 @@ async def query_cloudwatch_logs(
         logs = role.client("logs")
         _require_group(logs, data.log_group_name)
         if data.log_stream_name and not data.filter_pattern:
-            return _stream(logs, data)
+            start, end = data.window()
+            return read_stream(
+                logs,
+                data.log_group_name,
+                data.log_stream_name,
+                start=start,
+                end=end,
+                limit=data.limit,
+                from_head=True,
+            )
         return _filter(logs, data)
 
     events, truncated = await client.run(ctx, work)
@@ -171,6 +213,99 @@ async def invoke_lambda(ctx: ToolContext, data: InvokeLambdaInput) -> InvokeLamb
     return await client.run(ctx, work)
 
 
+async def get_cloudwatch_log_events(
+    ctx: ToolContext, data: GetLogEventsInput
+) -> QueryCloudwatchLogsOutput:
+    start, end = data.window()
+
+    def work(role: client.RoleSession) -> tuple[list[LogEvent], bool]:
+        return read_stream(
+            role.client("logs"),
+            data.log_group_name,
+            data.log_stream_name,
+            start=start,
+            end=end,
+            limit=data.limit,
+            from_head=data.start_from_head,
+        )
+
+    events, truncated = await client.run(ctx, work)
+    return QueryCloudwatchLogsOutput(events=events, count=len(events), truncated=truncated)
+
+
+def _function(raw: dict[str, Any]) -> LambdaFunction:
+    return LambdaFunction(
+        function_name=raw["FunctionName"],
+        function_arn=raw["FunctionArn"],
+        runtime=raw.get("Runtime"),
+        handler=raw.get("Handler"),
+        description=raw.get("Description", ""),
+        role=raw.get("Role"),
+        memory_size=raw.get("MemorySize"),
+        timeout=raw.get("Timeout"),
+        code_size=raw.get("CodeSize"),
+        last_modified=raw.get("LastModified"),
+        version=raw.get("Version"),
+        package_type=raw.get("PackageType"),
+        architectures=list(raw.get("Architectures", [])),
+        # Names only: the values are the function's configuration secrets more often than not.
+        environment_variable_names=sorted((raw.get("Environment") or {}).get("Variables") or {}),
+        state=raw.get("State"),
+        state_reason=raw.get("StateReason"),
+        last_update_status=raw.get("LastUpdateStatus"),
+    )
+
+
+def list_functions(functions: Any, limit: int) -> tuple[list[LambdaFunction], bool]:
+    """ListFunctions pages up to `limit` functions; True when the region has more."""
+    found: list[dict[str, Any]] = []
+    marker: str | None = None
+    for _ in range(_MAX_PAGES):
+        kwargs: dict[str, Any] = {"MaxItems": min(_FUNCTIONS_PAGE, limit - len(found))}
+        if marker:
+            kwargs["Marker"] = marker
+        page = client.call("ListFunctions", partial(functions.list_functions, **kwargs))
+        found.extend(page.get("Functions", []))
+        marker = page.get("NextMarker")
+        if not marker or len(found) >= limit:
+            break
+    return [_function(raw) for raw in found[:limit]], len(found) > limit or bool(marker)
+
+
+async def list_lambda_functions(
+    ctx: ToolContext, data: ListLambdaFunctionsInput
+) -> ListLambdaFunctionsOutput:
+    def work(role: client.RoleSession) -> tuple[list[LambdaFunction], bool]:
+        return list_functions(role.client("lambda"), data.limit)
+
+    functions, truncated = await client.run(ctx, work)
+    return ListLambdaFunctionsOutput(functions=functions, count=len(functions), truncated=truncated)
+
+
+async def describe_lambda_function(
+    ctx: ToolContext, data: DescribeLambdaFunctionInput
+) -> DescribeLambdaFunctionOutput:
+    def work(role: client.RoleSession) -> dict[str, Any]:
+        selector: dict[str, Any] = {"FunctionName": data.function_name}
+        if data.qualifier:
+            selector["Qualifier"] = data.qualifier
+        functions = role.client("lambda")
+        answer: dict[str, Any] = client.call(
+            "GetFunction", partial(functions.get_function, **selector)
+        )
+        return answer
+
+    answer = await client.run(ctx, work)
+    # `Code.Location` is a presigned download link to the code: deliberately not read.
+    return DescribeLambdaFunctionOutput(
+        function=_function(answer["Configuration"]),
+        tags=dict(answer.get("Tags") or {}),
+        reserved_concurrent_executions=(answer.get("Concurrency") or {}).get(
+            "ReservedConcurrentExecutions"
+        ),
+    )
+
+
 QUERY_CLOUDWATCH_LOGS = Action(
     name="query_cloudwatch_logs",
     title="Query CloudWatch Logs",
@@ -187,4 +322,31 @@ INVOKE_LAMBDA = Action(
     output=InvokeLambdaOutput,
     idempotent=False,
     run=invoke_lambda,
+)
+
+GET_CLOUDWATCH_LOG_EVENTS = Action(
+    name="get_cloudwatch_log_events",
+    title="Get CloudWatch Log Events",
+    input=GetLogEventsInput,
+    output=QueryCloudwatchLogsOutput,
+    idempotent=True,
+    run=get_cloudwatch_log_events,
+)
+
+LIST_LAMBDA_FUNCTIONS = Action(
+    name="list_lambda_functions",
+    title="List Lambda Functions",
+    input=ListLambdaFunctionsInput,
+    output=ListLambdaFunctionsOutput,
+    idempotent=True,
+    run=list_lambda_functions,
+)
+
+DESCRIBE_LAMBDA_FUNCTION = Action(
+    name="describe_lambda_function",
+    title="Describe Lambda Function",
+    input=DescribeLambdaFunctionInput,
+    output=DescribeLambdaFunctionOutput,
+    idempotent=True,
+    run=describe_lambda_function,
 )

@@ -20,5 +20,14 @@ INTEGRATION = Integration(
     destination=_destination,
     verify=health.verify,
     credential_fields=("allowed_hostnames",),
-    actions=(actions.HTTP_REQUEST,),
+    actions=(
+        actions.HTTP_REQUEST,
+        actions.SEND_GET_REQUEST,
+        actions.SEND_HEAD_REQUEST,
+        actions.SEND_POST_REQUEST,
+        actions.SEND_PUT_REQUEST,
+        actions.SEND_PATCH_REQUEST,
+        actions.SEND_DELETE_REQUEST,
+        actions.SEND_WEBHOOK_POST,
+    ),
 )

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
 import httpx
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -92,25 +94,134 @@ class WebApiSecrets(ConnectionSecrets):
         return parse_header_lines(self.authentication_headers.get_secret_value())
 
 
+def _header_lines(value: Any) -> Any:
+    # The product's Headers input is "one per line" (`Name: value`); a mapping is taken as is.
+    if isinstance(value, str):
+        return dict(parse_header_lines(value)) if value.strip() else {}
+    return value
+
+
+def _json_text(value: Any) -> Any:
+    # A template renders to text: `{{ incident | tojson }}` is the incident as JSON text.
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc}); send text with text_body") from None
+
+
+RequestUrl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=8192,
+        title="Request URL",
+        description="The https URL to send the request to, on one of the connection's allowed "
+        "hostnames.",
+    ),
+]
+ExtraHeaders = Annotated[
+    dict[str, str],
+    BeforeValidator(_header_lines),
+    Field(
+        default_factory=dict,
+        title="Headers",
+        description="Extra, non-secret headers, one per line (Name: value) or as a JSON object; "
+        "they cannot override the connection's authentication headers.",
+        json_schema_extra={"multiline": True},
+    ),
+]
+TextBody = Annotated[
+    str | None,
+    Field(
+        default=None,
+        title="Text Body",
+        description="A text body (instead of JSON).",
+        json_schema_extra={"multiline": True},
+    ),
+]
+JsonText = Annotated[Any, BeforeValidator(_json_text)]
+
+
+def _one_body(json_body: Any, text_body: str | None) -> None:
+    if json_body is not None and text_body is not None:
+        raise ValueError("give either json_body or text_body, not both")
+
+
 class HttpRequestInput(BaseModel):
+    """One request with the method as an input: the original Web API action, kept for
+    existing definitions."""
+
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    url: str = Field(min_length=1, max_length=8192, description="Must be on an allowed host.")
-    headers: dict[str, str] = Field(
-        default_factory=dict,
-        description="Extra, non-secret headers; they cannot override the connection's.",
-    )
-    json_body: Any = Field(default=None, description="A JSON body.")
-    text_body: str | None = Field(default=None, description="A text body (instead of JSON).")
+    url: RequestUrl
+    headers: ExtraHeaders
+    # Any value is sent as JSON as it is, a string as a JSON string (unlike the per-method
+    # actions, which read a string as JSON text).
+    json_body: Any = Field(default=None, title="JSON Body", description="A JSON body.")
+    text_body: TextBody
 
     @model_validator(mode="after")
-    def _one_body(self) -> HttpRequestInput:
-        if self.json_body is not None and self.text_body is not None:
-            raise ValueError("give either json_body or text_body, not both")
+    def _body(self) -> HttpRequestInput:
+        _one_body(self.json_body, self.text_body)
         if self.method == "GET" and (self.json_body is not None or self.text_body is not None):
             raise ValueError("a GET request has no body")
         return self
+
+
+class SendRequestInput(BaseModel):
+    """GET, HEAD and DELETE: a URL and headers, no body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: RequestUrl
+    headers: ExtraHeaders
+
+    def request_body(self) -> tuple[Any, str | None]:
+        """(JSON value, text): what the request carries."""
+        return None, None
+
+
+class SendBodyRequestInput(SendRequestInput):
+    """POST, PUT and PATCH: a JSON or a text body."""
+
+    json_body: JsonText = Field(
+        default=None,
+        title="JSON Body",
+        description="A JSON body: a JSON value, or JSON text such as a template renders, e.g. "
+        "{{ steps.lookup.output.json_body | tojson }}.",
+        json_schema_extra={"multiline": True},
+    )
+    text_body: TextBody
+
+    @model_validator(mode="after")
+    def _body(self) -> SendBodyRequestInput:
+        _one_body(self.json_body, self.text_body)
+        return self
+
+    def request_body(self) -> tuple[Any, str | None]:
+        return self.json_body, self.text_body
+
+
+INCIDENT_JSON = "{{ incident | tojson }}"
+
+
+class SendWebhookPostInput(SendRequestInput):
+    """Send Webhook POST: a JSON payload, sent as application/json."""
+
+    # Required, with the incident template as the form's starting value: the engine renders
+    # only the inputs a step gives, so an unrendered default could never be the incident.
+    body: JsonText = Field(
+        title="Body",
+        description="The JSON to send: a JSON value, or JSON text such as a template renders. "
+        f"The incident as JSON is {INCIDENT_JSON}.",
+        json_schema_extra={"default": INCIDENT_JSON, "multiline": True},
+    )
+
+    def request_body(self) -> tuple[Any, str | None]:
+        return self.body, None
 
 
 class HttpRequestOutput(BaseModel):
