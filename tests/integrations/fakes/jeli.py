@@ -32,17 +32,21 @@ def make_app(account: Account) -> Starlette:
             return JSONResponse({"error": "Invalid authentication token"}, status_code=401)
         return None
 
+    def listed(request: Request, kind: str, rows: list[dict[str, Any]],
+               filter_by: str) -> JSONResponse:
+        """A list answer as Jeli's: filtered by one field, newest first on request, limited."""
+        found = list(rows)
+        if wanted := request.query_params.get(filter_by):
+            found = [row for row in found if row[filter_by] == wanted]
+        if request.query_params.get("sort") == "-created_at":
+            found.sort(key=lambda row: row["created_at"], reverse=True)
+        return JSONResponse({kind: found[:int(request.query_params.get("limit", "25"))]})
+
     async def incidents(request: Request) -> JSONResponse:
         if (refused := denied(request)) is not None:
             return refused
         if request.method == "GET":
-            rows = list(account.incidents)
-            if status := request.query_params.get("status"):
-                rows = [row for row in rows if row["status"] == status]
-            if request.query_params.get("sort") == "-created_at":
-                rows.sort(key=lambda row: row["created_at"], reverse=True)
-            limit = int(request.query_params.get("limit", "25"))
-            return JSONResponse({"incidents": rows[:limit]})
+            return listed(request, "incidents", account.incidents, "status")
         body = await request.json()
         if not body.get("title"):
             return JSONResponse({"message": "title is required"}, status_code=422)
@@ -64,13 +68,7 @@ def make_app(account: Account) -> Starlette:
         if (refused := denied(request)) is not None:
             return refused
         if request.method == "GET":
-            rows = list(account.opportunities)
-            if incident_id := request.query_params.get("incident_id"):
-                rows = [row for row in rows if row["incident_id"] == incident_id]
-            if request.query_params.get("sort") == "-created_at":
-                rows.sort(key=lambda row: row["created_at"], reverse=True)
-            limit = int(request.query_params.get("limit", "25"))
-            return JSONResponse({"opportunities": rows[:limit]})
+            return listed(request, "opportunities", account.opportunities, "incident_id")
         body = await request.json()
         if not body.get("name"):
             return JSONResponse({"message": "name is required"}, status_code=422)

@@ -394,7 +394,10 @@ class FakeSlack:
         body = self._channel_json(channel) | {"created": self._clock, "creator": self.bot_user_id}
         return JSONResponse({"ok": True, "channel": body})
 
-    async def _archive(self, request: Request) -> JSONResponse:
+    async def _managed(self, request: Request
+                       ) -> tuple[dict[str, Any], FakeChannel] | JSONResponse:
+        """A channel-managing call's arguments and channel, or Slack's refusal: the scope for
+        the channel's kind, then `channel_not_found`."""
         args = await self._args(request)
         channel = self._visible(args.get("channel"))
         denied = self._authorized(
@@ -404,6 +407,13 @@ class FakeSlack:
             return denied
         if channel is None:
             return JSONResponse({"ok": False, "error": "channel_not_found"})
+        return args, channel
+
+    async def _archive(self, request: Request) -> JSONResponse:
+        found = await self._managed(request)
+        if isinstance(found, JSONResponse):
+            return found
+        _, channel = found
         if channel.is_im:
             return JSONResponse({"ok": False, "error": "method_not_supported_for_channel_type"})
         if channel.is_general:
@@ -416,15 +426,10 @@ class FakeSlack:
         return JSONResponse({"ok": True})
 
     async def _set_topic(self, request: Request) -> JSONResponse:
-        args = await self._args(request)
-        channel = self._visible(args.get("channel"))
-        denied = self._authorized(
-            request, self._manage_scope(channel) if channel else "channels:manage"
-        )
-        if denied is not None:
-            return denied
-        if channel is None:
-            return JSONResponse({"ok": False, "error": "channel_not_found"})
+        found = await self._managed(request)
+        if isinstance(found, JSONResponse):
+            return found
+        args, channel = found
         topic = args.get("topic")
         if not isinstance(topic, str):
             return JSONResponse({"ok": False, "error": "invalid_arguments"})
