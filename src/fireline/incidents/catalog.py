@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts.models import Team, User
-from fireline.core.db import insert_for
+from fireline.core.db import Database, insert_for
 from fireline.core.errors import ConflictError, InvalidInputError, NotFoundError
 from fireline.core.pagination import Page, PageParams, paginate
 from fireline.incidents.models import Priority, Service, ServiceIntegration, ServiceOnCall
@@ -147,6 +147,19 @@ async def priorities(*, session: AsyncSession, seed: bool = True) -> list[Priori
         for id_, name, description, color, order in STANDARD_PRIORITIES
     ]).on_conflict_do_nothing())
     return list(await session.scalars(select(Priority).order_by(Priority.order)))
+
+
+async def priorities_for_reading(*, db: Database, session: AsyncSession) -> list[Priority]:
+    """The priorities, for a request whose `session` only reads: on first use the standard
+    set is written in a transaction of its own (on SQLite, upgrading a reading session to
+    write fails if another write committed since it began); then a new snapshot sees them."""
+    rows = await priorities(session=session, seed=False)
+    if rows:
+        return rows
+    async with db.transaction() as writer:
+        await priorities(session=writer)
+    await session.commit()
+    return await priorities(session=session, seed=False)
 
 
 async def get_priority(*, session: AsyncSession, priority_id: str) -> Priority:

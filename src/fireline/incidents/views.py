@@ -113,15 +113,8 @@ async def get_integration(
 async def list_priorities(
     request: Request, principal: CurrentPrincipal, session: Session, page: Pagination
 ) -> dict[str, Any]:
-    rows = await catalog.priorities(session=session, seed=False)
-    if not rows:
-        # First use: the standard set is written in a transaction of its own, since a GET's
-        # session only reads (on SQLite, upgrading it to write fails if another write
-        # committed since it began); then a new snapshot sees them.
-        async with request.app.state.database.transaction() as writer:
-            await catalog.priorities(session=writer)
-        await session.commit()
-        rows = await catalog.priorities(session=session, seed=False)
+    rows = await catalog.priorities_for_reading(db=request.app.state.database,
+                                                session=session)
     window = rows[page.offset: page.offset + page.limit]
     return {"priorities": [shapes.priority_body(_base(request), item) for item in window],
             "limit": page.limit, "offset": page.offset,

@@ -302,13 +302,9 @@ async def incident_page(
 ) -> Response:
     incident = await access.visible_incident(
         session=session, principal=viewer.principal, incident_id=incident_id)
-    if permits(access.require_incident_writer, viewer.principal) and not await catalog.priorities(
-            session=session, seed=False):
-        # First use, as `GET /api/priorities` seeds them: in a transaction of its own, since
-        # this GET's session only reads; then a new snapshot sees them.
-        async with request.app.state.database.transaction() as writer:
-            await catalog.priorities(session=writer)
-        await session.commit()
+    if permits(access.require_incident_writer, viewer.principal):
+        # The priority form lists them: seeded on first use, as `GET /api/priorities` does.
+        await catalog.priorities_for_reading(db=request.app.state.database, session=session)
     return render(request, "incidents/detail.html", viewer=viewer,
                   **await incident_context(session=session, principal=viewer.principal,
                                            incident=incident, timeline_offset=timeline_offset))
