@@ -109,3 +109,27 @@ async def test_an_observer_is_offered_nothing_and_may_not_start_or_cancel(
                                 data={"csrf_token": csrf, "incident_id": incident_id},
                                 headers=HTML)
     assert refused.status_code == 403
+
+
+async def test_a_workflow_with_blocks_shows_each_nested_step_and_is_edited_as_yaml(
+    client: httpx.AsyncClient, make_actor,  # type: ignore[no-untyped-def]
+) -> None:
+    admin, _ = await signed_in(client, make_actor)
+    workflow_id = await _workflow(client, admin, "Blocks", [
+        {"id": "check", "action": "fireline.condition",
+         "with": {"expression": "incident.urgency == 'high'"},
+         "then": [{"id": "loud", "action": "fireline.add_note", "with": {"content": "high"}}],
+         "else": [{"id": "quiet", "action": "fireline.noop"}]},
+        {"id": "after", "action": "fireline.noop"}])
+    page = await client.get(f"/incident_workflows/{workflow_id}", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert 'id="step-loud"' in page.text and "in check: then" in page.text
+    assert 'id="step-quiet"' in page.text and "in check: else" in page.text
+
+    # The form editor keeps a flat list: it sends a workflow with blocks to its YAML view.
+    edit = await client.get(f"/incident_workflows/{workflow_id}/edit", headers=HTML)
+    assert edit.status_code == 303
+    assert edit.headers["location"] == f"/incident_workflows/{workflow_id}/yaml"
+    yaml_page = await client.get(edit.headers["location"], headers=HTML)
+    assert "edit it as YAML" in yaml_page.text
+    assert "then:" in yaml_page.text and "else:" in yaml_page.text

@@ -25,7 +25,7 @@ def _state(step_id: str, status: str, position: int, error: str | None = None
            ) -> runs.StepState:
     values: dict[str, Any] = {
         "run_id": "R", "step_id": step_id, "position": position, "action": "fireline.noop",
-        "status": status, "attempt": 1, "inputs": None, "error": error,
+        "status": status, "attempt": 1, "iteration": 0, "inputs": None, "error": error,
         "connection_id": None, "lease_owner": None, "lease_expires_at": None,
         "next_attempt_at": None, "started_at": None, "finished_at": None}
     return runs.StepState(**values, _loaded=dict(values))

@@ -219,7 +219,9 @@ class StepView:
 def action_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     """The catalog for the action picker: Fireline's own actions, then each tool's."""
     groups = [("Fireline", [(f"{definitions.BUILTIN_PREFIX}.{name}", builtin.title)
-                            for name, builtin in BUILTINS.items() if name != "noop"])]
+                            for name, builtin in BUILTINS.items()
+                            # Blocks hold steps: the YAML view writes them.
+                            if name not in ("noop", "condition", "loop_until")])]
     for integration in registry.INTEGRATIONS:
         groups.append((integration.title, [(f"{integration.slug}.{action.name}", action.title)
                                            for action in integration.actions]))
@@ -342,6 +344,10 @@ async def edit_workflow(workflow_id: str, request: Request, viewer: CurrentViewe
     workflow = await service.get_workflow(session=session, workflow_id=workflow_id)
     definition = await service.definition_of(session=session, workflow_id=workflow.id,
                                              version=workflow.current_version)
+    if len(definition.all_steps) > len(definition.steps):
+        # The form holds a flat list of steps: saving it would drop the blocks' steps.
+        return redirect(request, f"/incident_workflows/{workflow.id}/yaml", kind="info",
+                        flash="This workflow has condition or loop blocks: edit it as YAML")
     return await _render(request, viewer, session, draft_of(definition), workflow_id=workflow.id)
 
 

@@ -34,7 +34,7 @@ from fireline.workflows.models import RUN_TERMINAL, Run, RunStep, Workflow
 router = APIRouter(include_in_schema=False)
 
 RUN_TONES = {"succeeded": "healthy", "failed": "unhealthy", "needs_attention": "unhealthy",
-             "skipped": "unknown", "cancelled": "unknown"}
+             "skipped": "unknown", "cancelled": "unknown", "not_taken": "unknown"}
 RECENT_RUNS = 10
 # A step's inputs and output are shown up to this size; the API has them whole.
 SHOWN_JSON_CHARS = 4000
@@ -48,6 +48,7 @@ class StepRow:
     action: str
     connection: str
     needs: list[str]
+    inside: str = ""  # the blocks it is in: "check: then"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def trigger_label(workflow: Workflow) -> str:
     return "Manual"
 
 
-def step_row(step: Step, needs: list[str]) -> StepRow:
+def step_row(step: Step, needs: list[str], inside: str = "") -> StepRow:
     """How a step's connection reads: built-in actions need none; `default` is the tool's."""
     spec = definitions.find_action(step.action)
     if spec is None or spec.integration is None:
@@ -72,7 +73,14 @@ def step_row(step: Step, needs: list[str]) -> StepRow:
         title = tool.title if tool else spec.integration
         connection = (f"{title}: the default connection" if step.connection == "default"
                       else f"{title}: {step.connection}")
-    return StepRow(step.id, step.action, connection, needs)
+    return StepRow(step.id, step.action, connection, needs, inside)
+
+
+def step_rows(definition: definitions.Definition) -> list[StepRow]:
+    """Every step, nested ones included, each saying which blocks it is in."""
+    return [step_row(step, definition.needs_of(step), " \u203a ".join(
+        f"{block}: {branch}" for block, branch in definition.scope_of(step.id)))
+        for step in definition.all_steps]
 
 
 async def run_rows(session: AsyncSession, runs: list[Run]) -> list[RunRow]:
@@ -159,7 +167,7 @@ async def workflow_page(
         may_edit=await may_author(session, viewer.principal),
         trigger=trigger, trigger_label=trigger_label(workflow),
         trigger_services=list(services.values()), timeout_seconds=definition.timeout_seconds,
-        steps=[step_row(step, definition.needs_of(step)) for step in definition.steps],
+        steps=step_rows(definition),
         runs=await run_rows(session, runs.items), more_runs=runs.more, tones=RUN_TONES,
     )
 

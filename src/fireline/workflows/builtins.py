@@ -70,6 +70,20 @@ class DelayInput(_Input):
                          description="How long to wait before the next step (up to 7 days)")
 
 
+class ConditionInput(_Input):
+    expression: str = Field(min_length=1, max_length=2000, title="Expression", description=(
+        "Run `then` when it holds, else `else`; it sees incident and steps (earlier outputs), "
+        "e.g. incident.priority == 'P1'"))
+
+
+class LoopUntilInput(_Input):
+    expression: str = Field(min_length=1, max_length=2000, title="Until", description=(
+        "Checked after each pass of the loop's steps; the loop ends once it holds"))
+    max_iterations: int = Field(default=10, ge=1, le=100, title="At most (passes)",
+                                description="The step fails if it still does not hold then")
+    interval_seconds: int = Field(default=0, ge=0, le=86400, title="Between passes (seconds)")
+
+
 class WaitForStatusInput(_Input):
     status: Literal["acknowledged", "resolved"] = Field(
         title="Status", description="Go on once the incident is in this status (resolved "
@@ -147,6 +161,15 @@ class Changed(BaseModel):
 
 class Nothing(BaseModel):
     pass
+
+
+class Branch(BaseModel):
+    holds: bool = False
+    branch: Literal["then", "else"] = "else"
+
+
+class LoopEnded(BaseModel):
+    iterations: int = 0  # passes of the loop's steps
 
 
 class NoteAdded(BaseModel):
@@ -338,6 +361,9 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("delay", "Delay", DelayInput, Waited, delay),
         Builtin("wait_for_status", "Wait for the incident's status", WaitForStatusInput,
                 StatusReached, wait_for_status),
+        # Logic blocks: the engine itself runs them (it holds their nested steps).
+        Builtin("condition", "Condition (if / else)", ConditionInput, Branch, None),
+        Builtin("loop_until", "Loop until", LoopUntilInput, LoopEnded, None),
         Builtin("noop", "Do nothing (tests, benchmarks)", NoInput, Nothing, None),
     )
 }

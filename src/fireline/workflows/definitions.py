@@ -5,6 +5,21 @@
     run_permission: {type: everyone} | {type: teams, teams: [team ids]}
     steps: [{id, action, connection, with, needs, timeout_seconds, retry}]
 
+Two logic steps hold steps of their own (DESIGN "Workflows"):
+
+    {id, action: fireline.condition, with: {expression}, then: [steps], else: [steps]}
+    {id, action: fireline.loop_until, with: {expression, max_iterations, interval_seconds},
+     steps: [steps]}
+
+A condition runs one branch; a loop runs its steps, then checks its expression, and runs them
+again (after the interval) until it holds. Nested steps run in order (no `needs`). For the
+engine a definition is flat (`all_steps`, in position order): each nested step is a step of
+the run like any other, and what follows a block waits for the block's end (`needs_of`):
+  - a condition's branches each follow the condition step; a step after the block needs the
+    condition and the last step of each branch (the branch not taken ends `not_taken`);
+  - a loop's first step follows what the loop follows, and the loop step itself (the check)
+    needs its last step: a step after the loop needs only the loop step.
+
 Validation refuses: unknown actions, unknown or ill-typed inputs (a templated value is
 checked when it is rendered, at run time), templates or conditions that do not parse,
 duplicate step ids, `needs` naming unknown steps, and cycles. A step without `needs` follows
@@ -47,6 +62,12 @@ class Retry(_Closed):
     backoff: float = Field(default=2.0, ge=0, le=3600, description="First delay, in seconds")
 
 
+CONDITION = "fireline.condition"
+LOOP_UNTIL = "fireline.loop_until"
+LOGIC_BLOCKS = (CONDITION, LOOP_UNTIL)
+MAX_STEPS = 100
+
+
 class Step(_Closed):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     action: str = Field(min_length=3, max_length=120)
@@ -55,6 +76,38 @@ class Step(_Closed):
     needs: list[str] | None = None
     timeout_seconds: int = Field(default=60, ge=1, le=3600)
     retry: Retry = Field(default_factory=Retry)
+    # fireline.condition's branches, fireline.loop_until's body.
+    then: list[Step] | None = Field(default=None, max_length=MAX_STEPS)
+    else_: list[Step] | None = Field(default=None, alias="else", max_length=MAX_STEPS)
+    steps: list[Step] | None = Field(default=None, max_length=MAX_STEPS)
+
+    @model_validator(mode="after")
+    def _blocks_fit_the_action(self) -> Step:
+        if self.action == CONDITION:
+            if self.steps is not None:
+                raise ValueError(f"step {self.id!r}: a condition has `then` and `else`, "
+                                 "not `steps`")
+            if not (self.then or self.else_):
+                raise ValueError(f"step {self.id!r}: a condition needs `then` or `else` steps")
+        elif self.action == LOOP_UNTIL:
+            if self.then is not None or self.else_ is not None:
+                raise ValueError(f"step {self.id!r}: a loop has `steps`, not `then`/`else`")
+            if not self.steps:
+                raise ValueError(f"step {self.id!r}: a loop needs `steps` to repeat")
+        elif self.then is not None or self.else_ is not None or self.steps is not None:
+            raise ValueError(f"step {self.id!r}: only fireline.condition and "
+                             "fireline.loop_until hold steps")
+        for nested in self.branches().values():
+            for inner in nested:
+                if inner.needs is not None:
+                    raise ValueError(f"step {inner.id!r}: steps inside {self.id!r} run in "
+                                     "order; `needs` is for top-level steps")
+        return self
+
+    def branches(self) -> dict[str, list[Step]]:
+        """The step lists this step holds, by name (then, else, steps)."""
+        named = {"then": self.then, "else": self.else_, "steps": self.steps}
+        return {name: items for name, items in named.items() if items}
 
 
 class ManualTrigger(_Closed):
@@ -98,39 +151,96 @@ class Definition(_Closed):
     trigger: Trigger = Field(default_factory=lambda: ManualTrigger(type="manual"))
     run_permission: RunPermission = Field(default_factory=RunPermission)
     timeout_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
-    steps: list[Step] = Field(min_length=1, max_length=100)
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
     @model_validator(mode="after")
     def _graph_is_sound(self) -> Definition:
-        ids = [step.id for step in self.steps]
+        ids = [step.id for step in self.all_steps]
+        if len(ids) > MAX_STEPS:
+            raise ValueError(f"at most {MAX_STEPS} steps, nested ones included ({len(ids)})")
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError("duplicate step ids: " + ", ".join(duplicates))
+        top = {step.id for step in self.steps}
         for step in self.steps:
             for need in step.needs or []:
-                if need not in ids:
-                    raise ValueError(f"step {step.id!r} needs unknown step {need!r}")
+                if need not in top:
+                    where = "a step inside a block" if need in ids else "unknown step"
+                    raise ValueError(f"step {step.id!r} needs {where} {need!r}")
         _check_acyclic(self)
         return self
 
-    def needs_of(self, step: Step) -> list[str]:
-        if step.needs is not None:
-            return list(step.needs)
-        index = self._positions[step.id]
-        return [self.steps[index - 1].id] if index else []
-
     @cached_property
-    def _positions(self) -> dict[str, int]:
-        # By id, not `steps.index`: comparing pydantic models field by field made settling
-        # a long run quadratic.
-        return {step.id: index for index, step in enumerate(self.steps)}
+    def _flat(self) -> _Flat:
+        return _flatten(self.steps)
+
+    @property
+    def all_steps(self) -> list[Step]:
+        """Every step, nested ones included, in position order."""
+        return self._flat.steps
+
+    def needs_of(self, step: Step) -> list[str]:
+        return list(self._flat.needs[step.id])
 
     def step(self, step_id: str) -> Step:
-        return self.steps[self._positions[step_id]]
+        return self._flat.by_id[step_id]
+
+    def scope_of(self, step_id: str) -> tuple[tuple[str, str], ...]:
+        """The blocks a step is inside, outermost first: (block step id, branch name)."""
+        return self._flat.scopes[step_id]
+
+    def inside(self, step_id: str, block_id: str, branch: str | None = None) -> bool:
+        return any(block == block_id and branch in (None, name)
+                   for block, name in self.scope_of(step_id))
+
+
+@dataclass
+class _Flat:
+    steps: list[Step]
+    by_id: dict[str, Step]
+    needs: dict[str, list[str]]
+    scopes: dict[str, tuple[tuple[str, str], ...]]
+
+
+def _flatten(top: list[Step]) -> _Flat:
+    flat = _Flat([], {}, {}, {})
+    # What a step after `step` waits for: its own end, or a block's.
+    def exits(step: Step) -> list[str]:
+        if step.action == CONDITION:
+            return [step.id, *(e for items in step.branches().values() for e in exits(items[-1]))]
+        return [step.id]
+
+    def walk(items: list[Step], entry: list[str], scope: tuple[tuple[str, str], ...],
+             top_level: bool) -> None:
+        previous: Step | None = None
+        for step in items:
+            if top_level and step.needs is not None:
+                # An unknown id is kept as it is: validation names it.
+                needs = [e for need in step.needs
+                         for e in (exits(flat.by_id[need]) if need in flat.by_id else [need])]
+            else:
+                needs = exits(previous) if previous is not None else list(entry)
+            flat.steps.append(step)
+            flat.by_id[step.id] = step
+            flat.scopes[step.id] = scope
+            if step.action == LOOP_UNTIL and step.steps:
+                walk(step.steps, needs, (*scope, (step.id, "steps")), False)
+                flat.needs[step.id] = exits(step.steps[-1])
+            else:
+                flat.needs[step.id] = needs
+                for name, branch in step.branches().items():
+                    walk(branch, [step.id], (*scope, (step.id, name)), False)
+            previous = step
+
+    # `needs` may name a later top-level step: know every top-level id first.
+    for step in top:
+        flat.by_id[step.id] = step
+    walk(top, [], (), True)
+    return flat
 
 
 def _check_acyclic(definition: Definition) -> None:
-    edges = {step.id: definition.needs_of(step) for step in definition.steps}
+    edges = {step.id: definition.needs_of(step) for step in definition.all_steps}
     state: dict[str, int] = {}
 
     def visit(node: str, path: list[str]) -> None:
@@ -198,7 +308,7 @@ def parse(data: Mapping[str, Any]) -> Definition:
         raise InvalidInputError("Invalid workflow definition",
                                 errors=located_messages(exc, "incident_workflow")) from None
     errors = []
-    for step in definition.steps:
+    for step in definition.all_steps:
         spec = find_action(step.action)
         if spec is None:
             errors.append(f"steps.{step.id}.action: unknown action {step.action!r}")
@@ -206,6 +316,12 @@ def parse(data: Mapping[str, Any]) -> Definition:
         if spec.builtin and step.connection != "default":
             errors.append(f"steps.{step.id}.connection: built-in actions take no connection")
         errors.extend(_check_inputs(step, spec))
+        expression = step.with_.get("expression")
+        if step.action in LOGIC_BLOCKS and isinstance(expression, str):
+            try:
+                templates.compile_condition(expression)
+            except templates.TemplateFailure as exc:
+                errors.append(f"steps.{step.id}.with.expression: does not parse: {exc}")
     if errors:
         raise InvalidInputError("Invalid workflow definition", errors=errors)
     return definition

@@ -80,8 +80,20 @@ from fireline.incidents.models import Incident, OutboxEvent
 from fireline.integrations import registry
 from fireline.vault.sealing import VaultError
 from fireline.workflows import runs, service, templates
-from fireline.workflows.builtins import BUILTINS, BuiltinContext, Parked
-from fireline.workflows.definitions import Definition, Step, find_action
+from fireline.workflows.builtins import (
+    BUILTINS,
+    BuiltinContext,
+    ConditionInput,
+    LoopUntilInput,
+    Parked,
+)
+from fireline.workflows.definitions import (
+    CONDITION,
+    LOGIC_BLOCKS,
+    Definition,
+    Step,
+    find_action,
+)
 from fireline.workflows.models import RUN_TERMINAL, Run, RunStep, Workflow, WorkflowVersion
 
 log = get_logger("fireline.workflows.engine")
@@ -105,6 +117,7 @@ class Claimed:
     attempt: int
     action: str
     inputs: dict[str, Any] | None
+    iteration: int  # of the loop the step is in (WF-5: each pass has its own key)
     # The previous lease expired: a worker died (or stalled) mid-step.
     lease_was_lost: bool
 
@@ -112,7 +125,8 @@ class Claimed:
 @dataclass
 class Outcome:
     # succeeded | retry | failed | needs_attention | wait (connection busy) | parked (a logic
-    # step not done yet: ready again at `until`, its attempt not counted)
+    # step not done yet: ready again at `until`, its attempt not counted) | loop (a loop's
+    # steps run again, from `until`)
     status: str
     output: Any = None
     error: str | None = None
@@ -267,7 +281,7 @@ class Engine:
                 lost = step.status == "running"
                 self._lease(step, now)
                 claimed.append(Claimed(step.run_id, step.step_id, step.attempt, step.action,
-                                       step.inputs, lost))
+                                       step.inputs, step.iteration, lost))
         return claimed
 
     def _lease(self, step: RunStep | runs.StepState, now: datetime) -> None:
@@ -332,16 +346,62 @@ class Engine:
                       ) -> dict[str, Any]:
         if not templates.is_templated(step.with_):
             return dict(step.with_)  # nothing to look up
+        rendered = templates.render(step.with_, await self._scope(session, facts))
+        assert isinstance(rendered, dict)
+        return rendered
+
+    @staticmethod
+    async def _scope(session: AsyncSession, facts: RunFacts) -> dict[str, Any]:
+        """What templates and logic expressions see: the incident now, earlier steps."""
         incident = await session.get(Incident, facts.incident_id)
-        scope = {
+        return {
             "incident": outbox.snapshot(incident) if incident else {},
             "steps": await runs.outputs(session, facts.run_id),
             "run": {"id": facts.run_id},
             "workflow": {"id": facts.workflow_id, "name": facts.workflow_name},
         }
-        rendered = templates.render(step.with_, scope)
-        assert isinstance(rendered, dict)
-        return rendered
+
+    async def _run_logic(self, session: AsyncSession, facts: RunFacts, spec: Step,
+                         step: runs.StepState, inputs: dict[str, Any]) -> Outcome:
+        """A condition picks its branch; a loop ends, or asks for another pass (`loop`)."""
+        model = ConditionInput if spec.action == CONDITION else LoopUntilInput
+        try:
+            data = model.model_validate(inputs)
+            holds = templates.evaluate(data.expression, await self._scope(session, facts))
+        except ValidationError as exc:
+            return Outcome("failed", error="inputs: " + "; ".join(located_messages(exc, "")))
+        except templates.TemplateFailure as exc:
+            return Outcome("failed", error=f"expression: {exc}")
+        if spec.action == CONDITION:
+            return Outcome("succeeded", output={"holds": holds,
+                                                "branch": "then" if holds else "else"})
+        passes = step.iteration + 1
+        if holds:
+            return Outcome("succeeded", output={"iterations": passes})
+        assert isinstance(data, LoopUntilInput)
+        if passes >= data.max_iterations:
+            return Outcome("failed", error=f"Still not true after {passes} passes")
+        return Outcome("loop", until=self.clock() + timedelta(seconds=data.interval_seconds))
+
+    async def _next_pass(self, session: AsyncSession, facts: RunFacts,
+                         steps: dict[str, runs.StepState], loop: runs.StepState,
+                         at: datetime) -> None:
+        again = await runs.rearm_loop(
+            session=session, definition=facts.definition, run_id=loop.run_id,
+            loop_id=loop.step_id, iteration=loop.iteration + 1, at=at)
+        for step_id in again:  # written by rearm_loop: not to be written back
+            steps.pop(step_id, None)
+        if facts.service_id is not None:
+            await timeline.insert(
+                session=session,
+                incident=timeline.IncidentKeys(facts.incident_id, facts.service_id),
+                type_=runs.STEP_LOG_ENTRY,
+                agent=runs.workflow_agent(facts.workflow_id, facts.workflow_name),
+                summary=(f"Workflow {facts.workflow_name!r}: loop {loop.step_id} pass "
+                         f"{loop.iteration + 1} did not end it; pass {loop.iteration + 2} "
+                         "follows."),
+                details={**runs.step_summary(facts.workflow_name, loop), "status": "looped"},
+                at=self.clock())
 
     async def execute(self, claimed: Claimed) -> bool:
         """Runs a claimed step to its recorded end, then the steps of its run that this made
@@ -462,7 +522,8 @@ class Engine:
                 integration, connection_id=connection.id, config=config, secrets=secrets,
                 external_id=connection.external_id,
                 allow_private=parse_networks(list(connection.allow_private)),
-                idempotency_key=f"{claimed.run_id}:{claimed.step_id}",  # WF-5
+                idempotency_key=runs.idempotency_key(  # WF-5
+                    claimed.run_id, claimed.step_id, claimed.iteration),
             ) as tool:
                 # asyncio.timeout: wait_for (Python 3.11) can swallow a shutdown's cancel.
                 async with asyncio.timeout(step.timeout_seconds):
@@ -605,13 +666,20 @@ class Engine:
                 except templates.TemplateFailure as exc:
                     outcome = Outcome("failed", error=f"inputs: {exc}")
                 else:
-                    outcome = await self._run_builtin(session, facts, claimed, inputs,
-                                                      step.started_at or self.clock())
+                    if spec.action in LOGIC_BLOCKS:
+                        outcome = await self._run_logic(session, facts, spec, step, inputs)
+                    else:
+                        outcome = await self._run_builtin(session, facts, claimed, inputs,
+                                                          step.started_at or self.clock())
                     step.inputs = secrets_registry.scrub_value(inputs)
             now = self.clock()
             if run_status == "queued":
                 run_status = "running"
                 await runs.mark_running(session, claimed.run_id, step.started_at or now)
+            if outcome.status == "loop" and outcome.until is not None:
+                await self._next_pass(session, facts, steps, step, outcome.until)
+                await runs.save_states(session, steps.values())
+                return True, None
             written = self._record(session, facts, spec, step, outcome, now, started)
             if outcome.unhealthy and outcome.connection_id:  # WF-8
                 connection = await session.get(Connection, outcome.connection_id)
@@ -622,6 +690,10 @@ class Engine:
             following = None
             if step.status != "ready":  # else a retry is scheduled; the run goes on later
                 await self._tell_timeline(session, facts, step)
+                if spec.action == CONDITION and step.status == "succeeded":
+                    runs.take_branch(definition=facts.definition, steps=steps,
+                                     condition_id=step.step_id,
+                                     branch=outcome.output["branch"], now=now)
                 ended = runs.settle(definition=facts.definition, run_status=run_status,
                                     steps=steps, now=now)
                 if ended is not None:
@@ -641,7 +713,8 @@ class Engine:
             return None
         step = min(due, key=lambda item: item.position)
         self._lease(step, now)
-        return Claimed(step.run_id, step.step_id, step.attempt, step.action, step.inputs, False)
+        return Claimed(step.run_id, step.step_id, step.attempt, step.action, step.inputs,
+                       step.iteration, False)
 
     def _record(self, session: AsyncSession, facts: RunFacts, spec: Step,
                 step: runs.StepState, outcome: Outcome, now: datetime, started: float

@@ -33,7 +33,9 @@ from fireline.core.ids import new_id
 RUN_TERMINAL = ("succeeded", "failed", "cancelled", "needs_attention")
 # Steps: `waiting` for their `needs`, `ready` to be claimed (at `next_attempt_at`), `running`
 # under a lease, then terminal.
-STEP_TERMINAL = ("succeeded", "failed", "cancelled", "skipped", "needs_attention")
+# `not_taken`: the step is in a condition's branch that did not run (it counts as done).
+STEP_TERMINAL = ("succeeded", "failed", "cancelled", "skipped", "needs_attention", "not_taken")
+DONE = ("succeeded", "not_taken")
 
 
 class Workflow(Base):
@@ -109,6 +111,8 @@ class RunStep(Base):
     action: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(20), default="waiting")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # A `loop_until` body's pass (0: the first, and every step outside loops).
+    iteration: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # WF-9: rendered once, at the first attempt; every retry sees the same inputs.
     inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     output: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)

@@ -26,7 +26,7 @@ from fireline.incidents import timeline
 from fireline.incidents.models import Incident
 from fireline.incidents.timeline import Agent
 from fireline.workflows.definitions import Definition
-from fireline.workflows.models import RUN_TERMINAL, STEP_TERMINAL, Run, RunStep, Workflow
+from fireline.workflows.models import DONE, RUN_TERMINAL, STEP_TERMINAL, Run, RunStep, Workflow
 
 RUN_LOG_ENTRY = "workflow_run_log_entry"
 STEP_LOG_ENTRY = "workflow_step_log_entry"
@@ -61,9 +61,9 @@ async def create_run(
         RunStep(
             run_id=run_id, step_id=step.id, position=position, action=step.action,
             status="waiting" if definition.needs_of(step) else "ready", attempt=0,
-            next_attempt_at=now, idempotency_key=f"{run_id}:{step.id}", created_at=now,
+            next_attempt_at=now, idempotency_key=idempotency_key(run_id, step.id), created_at=now,
         )
-        for position, step in enumerate(definition.steps)
+        for position, step in enumerate(definition.all_steps)
     )
     await session.flush()
     return run_id
@@ -93,6 +93,7 @@ class StepState:
     action: str
     status: str
     attempt: int
+    iteration: int
     inputs: dict[str, Any] | None
     error: str | None
     connection_id: str | None
@@ -166,15 +167,15 @@ def settle(*, definition: Definition, run_status: str, steps: Mapping[str, StepS
     failure; returns the run's terminal status and error once nothing is left to run.
     `steps` may leave out steps that succeeded (as `lock_run_steps` does)."""
     broken = any(step.status in ("failed", "needs_attention") for step in steps.values())
-    for spec in definition.steps:
+    for spec in definition.all_steps:
         step = steps.get(spec.id)
         if step is None or step.status != "waiting":
             continue
         needs = [steps[need] for need in definition.needs_of(spec) if need in steps]
         if broken or run_status == "cancelled" or any(
-                need.status in STEP_TERMINAL and need.status != "succeeded" for need in needs):
+                need.status in STEP_TERMINAL and need.status not in DONE for need in needs):
             step.status, step.finished_at = "skipped", now
-        elif all(need.status == "succeeded" for need in needs):
+        elif all(need.status in DONE for need in needs):
             step.status, step.next_attempt_at = "ready", now
     if broken:
         for step in steps.values():
@@ -192,11 +193,46 @@ def settle(*, definition: Definition, run_status: str, steps: Mapping[str, StepS
     elif "cancelled" in statuses:
         status = "cancelled"
     else:
-        status = "succeeded"
+        status = "succeeded"  # not_taken steps count as done
     failed = next((s for s in sorted(steps.values(), key=lambda s: s.position)
                    if s.status in ("failed", "needs_attention")), None)
     error = f"step {failed.step_id}: {failed.error}" if failed and failed.error else None
     return status, error
+
+
+def take_branch(*, definition: Definition, steps: Mapping[str, StepState], condition_id: str,
+                branch: str, now: datetime) -> None:
+    """A condition chose `branch`: the steps of its other branch end `not_taken` (nested
+    blocks inside it included). They have not started, so all of them are in `steps`."""
+    for spec in definition.all_steps:
+        step = steps.get(spec.id)
+        if (step is not None and step.status == "waiting"
+                and definition.inside(spec.id, condition_id)
+                and not definition.inside(spec.id, condition_id, branch)):
+            step.status, step.finished_at = "not_taken", now
+
+
+async def rearm_loop(*, session: AsyncSession, definition: Definition, run_id: str,
+                     loop_id: str, iteration: int, at: datetime) -> list[str]:
+    """Starts pass `iteration` of a loop: its steps (and the loop step, which checks again
+    after them) become new again, the first ready at `at`. Each pass's steps get their own
+    idempotency key (WF-5): a pass is a new call, not a retry of the last one. Returns the
+    steps set back."""
+    body = [spec for spec in definition.all_steps if definition.inside(spec.id, loop_id)]
+    first = body[0].id
+    for spec in [*body, definition.step(loop_id)]:
+        await session.execute(update(_steps).where(
+            _steps.c.run_id == run_id, _steps.c.step_id == spec.id).values(
+            status="ready" if spec.id == first else "waiting", attempt=0, iteration=iteration,
+            inputs=None, output=None, error=None, connection_id=None, lease_owner=None,
+            lease_expires_at=None, next_attempt_at=at, started_at=None, finished_at=None,
+            duration_ms=None, idempotency_key=idempotency_key(run_id, spec.id, iteration)))
+    return [spec.id for spec in body] + [loop_id]
+
+
+def idempotency_key(run_id: str, step_id: str, iteration: int = 0) -> str:
+    """WF-5: stable across a step's attempts; a loop's later passes add their number."""
+    return f"{run_id}:{step_id}" + (f":{iteration}" if iteration else "")
 
 
 async def finish(
@@ -231,5 +267,8 @@ async def cancel(*, session: AsyncSession, run: Run, workflow_name: str) -> None
 
 
 def step_summary(workflow_name: str, step: StepState) -> dict[str, Any]:
-    return {"run_id": step.run_id, "step_id": step.step_id, "action": step.action,
-            "status": step.status, "attempt": step.attempt}
+    summary = {"run_id": step.run_id, "step_id": step.step_id, "action": step.action,
+               "status": step.status, "attempt": step.attempt}
+    if step.iteration:
+        summary["iteration"] = step.iteration
+    return summary

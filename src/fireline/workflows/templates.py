@@ -70,6 +70,16 @@ def compile_condition(source: str) -> Any:
         raise TemplateFailure(str(exc)) from None
 
 
+def evaluate(source: str, scope: Mapping[str, Any]) -> bool:
+    """A logic step's expression over the run's scope; TemplateFailure when it cannot be
+    evaluated (the step fails and says why)."""
+    expression = compile_condition(source)
+    try:
+        return bool(expression(**scope))
+    except Exception as exc:  # the sandbox's SecurityError, an undefined attribute, a type
+        raise TemplateFailure(f"{type(exc).__name__}: {exc}") from None
+
+
 def condition_holds(source: str | None, incident: Mapping[str, Any]) -> bool:
     """An absent condition always holds; one that fails to evaluate does not."""
     if not source:
