@@ -64,7 +64,8 @@ def create_app(
     keyring = keyring or load_keyring(settings)
     wakeup.install()  # this process's commits wake workflow engines (here and on other nodes)
     owns_database = database is None
-    db = database or Database(settings.database_url)
+    db = database or Database(settings.database_url,
+                        sqlite_synchronous=settings.sqlite_synchronous)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -72,7 +72,8 @@ def _in_transaction(
     settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
 ) -> T:
     async def run() -> T:
-        database = Database(settings.database_url)
+        database = Database(settings.database_url,
+                        sqlite_synchronous=settings.sqlite_synchronous)
         try:
             async with database.transaction() as session:
                 return await work(session)
@@ -207,7 +208,8 @@ def keys_rotate(
     load_all()  # packages that store sealed data register their tables on import
 
     async def run() -> int:
-        database = Database(settings.database_url)
+        database = Database(settings.database_url,
+                        sqlite_synchronous=settings.sqlite_synchronous)
         try:
             with Progress(console=err, transient=False) as bar:
                 task = bar.add_task("re-wrapping data keys", total=None)

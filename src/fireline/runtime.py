@@ -119,7 +119,8 @@ class Runtime:
             await job.pause(job.interval)
 
     async def run_forever(self) -> None:
-        database = Database(self.settings.database_url)
+        database = Database(self.settings.database_url,
+                            sqlite_synchronous=self.settings.sqlite_synchronous)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -60,6 +60,9 @@ class Settings:
     # Open connections one process serves at once; more are answered 503 (uvicorn's
     # limit_concurrency).
     max_connections: int = 1000
+    # SQLite's `synchronous`: full (the default) keeps every acknowledged commit through a
+    # power loss; normal only through a process crash (core/db.py).
+    sqlite_synchronous: str = "full"
 
     @property
     def is_sqlite(self) -> bool:
@@ -98,6 +101,7 @@ class Settings:
             request_header_timeout_seconds=_positive_int(
                 env, "FIRELINE_REQUEST_HEADER_TIMEOUT_SECONDS", 10),
             max_connections=_positive_int(env, "FIRELINE_MAX_CONNECTIONS", 1000),
+            sqlite_synchronous=_sqlite_synchronous(env.get("FIRELINE_SQLITE_SYNCHRONOUS", "")),
             provider_urls={
                 key: value
                 for key, value in env.items()
@@ -105,6 +109,13 @@ class Settings:
                 and key not in {"FIRELINE_DATABASE_URL", "FIRELINE_BASE_URL"}
             },
         )
+
+
+def _sqlite_synchronous(raw: str) -> str:
+    value = raw.strip().lower() or "full"
+    if value not in ("full", "normal"):
+        raise SettingsError(f"FIRELINE_SQLITE_SYNCHRONOUS must be full or normal, got {raw!r}")
+    return value
 
 
 def _database_url(raw: str, home: Path) -> str:
