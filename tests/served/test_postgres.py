@@ -97,3 +97,48 @@ def test_a_delayed_run_whose_worker_is_killed_during_the_delay_completes_once(
     assert waited["attempts"] == 1 and waited["output"]["waited_seconds"] >= 4, waited
     notes = scaled_out.http.get(f"/api/incidents/{incident['id']}/notes").json()["notes"]
     assert [note["content"] for note in notes] == ["waited 4 s"]
+
+
+def test_a_loop_whose_worker_is_killed_between_passes_runs_each_pass_once(
+    scaled_out: Served,
+) -> None:
+    """Issue 14: a loop waiting between passes holds no worker either. The worker is
+    SIGKILLed during the interval; a new one runs the second pass once, then what follows."""
+    workflow_id = scaled_out.save_workflow({"name": "loop across a death", "steps": [
+        {"id": "poll", "action": "fireline.loop_until",
+         "with": {"expression": "steps.read.output.notes | length >= 2",
+                  "max_iterations": 3, "interval_seconds": 4},
+         "steps": [{"id": "ping", "action": "fireline.add_note", "with": {"content": "ping"}},
+                   {"id": "read", "action": "fireline.get_notes"}]},
+        {"id": "done", "action": "fireline.add_note", "with": {"content": "done"}}]})
+    incident = scaled_out.incident("looped across a worker's death")
+    started = scaled_out.http.post(f"/api/incident_workflows/{workflow_id}/instances", json={
+        "incident_workflow_instance": {"incident": {"id": incident["id"],
+                                                    "type": "incident_reference"}}})
+    assert started.status_code == 201, started.text
+    run_id = started.json()["incident_workflow_instance"]["id"]
+
+    def run() -> dict[str, Any]:
+        body: dict[str, Any] = scaled_out.http.get(
+            f"/api/incident_workflow_runs/{run_id}").json()["incident_workflow_run"]
+        return body
+
+    def between_passes() -> dict[str, Any] | None:
+        ping = next(s for s in run()["steps"] if s["id"] == "ping")
+        return ping if ping["status"] == "ready" and ping["next_attempt_at"] else None
+
+    wait_until("the loop to wait for its second pass", between_passes)
+    worker = scaled_out.processes[1]
+    worker.kill()
+    worker.wait()
+    scaled_out.processes[1] = spawn([str(BIN), "worker"], scaled_out.env,
+                                    scaled_out.home / "worker.loop.log")
+
+    ended = wait_until("the loop's run to end",
+                       lambda: (body if (body := run())["status"] in TERMINAL else None),
+                       timeout=60)
+    assert ended["status"] == "succeeded", ended
+    steps = {step["id"]: step for step in ended["steps"]}
+    assert steps["poll"]["output"] == {"iterations": 2}
+    notes = scaled_out.http.get(f"/api/incidents/{incident['id']}/notes").json()["notes"]
+    assert [note["content"] for note in notes] == ["ping", "ping", "done"]
