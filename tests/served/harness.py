@@ -201,18 +201,26 @@ class Served:
     def run_workflow(self, definition: dict[str, Any], *, title: str,
                      timeout: float = 60.0) -> dict[str, Any]:
         """Saves a manual workflow, starts it on a new incident, and waits for its end."""
-        workflow_id = self.save_workflow(definition)
-        incident = self.incident(title)
+        run_id = self.start_run(self.save_workflow(definition), self.incident(title)["id"])
+        return self.wait_for_run(run_id, timeout=timeout)
+
+    def start_run(self, workflow_id: str, incident_id: str) -> str:
+        """Starts a workflow by hand on an incident; the run's id."""
         started = self.http.post(f"/api/incident_workflows/{workflow_id}/instances", json={
             "incident_workflow_instance": {
-                "incident": {"id": incident["id"], "type": "incident_reference"}}})
+                "incident": {"id": incident_id, "type": "incident_reference"}}})
         assert started.status_code in (200, 201, 202), started.text
-        run_id = started.json()["incident_workflow_instance"]["id"]
+        return str(started.json()["incident_workflow_instance"]["id"])
 
+    def run(self, run_id: str) -> dict[str, Any]:
+        found = self.http.get(f"/api/incident_workflow_runs/{run_id}")
+        assert found.status_code == 200, found.text
+        return found.json()["incident_workflow_run"]  # type: ignore[no-any-return]
+
+    def wait_for_run(self, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """The run once it has ended."""
         def ended() -> dict[str, Any] | None:
-            run = self.http.get(f"/api/incident_workflow_runs/{run_id}")
-            assert run.status_code == 200, run.text
-            body: dict[str, Any] = run.json()["incident_workflow_run"]
+            body = self.run(run_id)
             return body if body["status"] in TERMINAL else None
 
         return wait_until(f"run {run_id} to end", ended, timeout=timeout)  # type: ignore[no-any-return]

@@ -16,7 +16,7 @@ import trustme
 from tests.conftest import PostgresServer
 from tests.served.cases import elasticsearch
 from tests.served.conftest import base_env
-from tests.served.harness import BIN, TERMINAL, Served, spawn, wait_until
+from tests.served.harness import BIN, Served, spawn, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,24 @@ def test_the_worker_process_checks_connections_and_runs_workflows(scaled_out: Se
     assert "workflow_engine" in (scaled_out.home / "worker.log").read_text()
 
 
+def _kill_the_worker(scaled_out: Served, log_name: str) -> None:
+    """SIGKILL (no clean-up) and a new worker process in its place."""
+    worker = scaled_out.processes[1]
+    worker.kill()
+    worker.wait()
+    scaled_out.processes[1] = spawn([str(BIN), "worker"], scaled_out.env,
+                                    scaled_out.home / log_name)
+
+
+def _step(run: dict[str, Any], step_id: str) -> dict[str, Any]:
+    return next(step for step in run["steps"] if step["id"] == step_id)
+
+
+def _notes(scaled_out: Served, incident_id: str) -> list[str]:
+    notes = scaled_out.http.get(f"/api/incidents/{incident_id}/notes").json()["notes"]
+    return [note["content"] for note in notes]
+
+
 def test_a_delayed_run_whose_worker_is_killed_during_the_delay_completes_once(
     scaled_out: Served,
 ) -> None:
@@ -64,39 +82,21 @@ def test_a_delayed_run_whose_worker_is_killed_during_the_delay_completes_once(
         {"id": "wait", "action": "fireline.delay", "with": {"seconds": 4}},
         {"id": "note", "action": "fireline.add_note", "with": {"content": "waited 4 s"}}]})
     incident = scaled_out.incident("delayed across a worker's death")
-    started = scaled_out.http.post(f"/api/incident_workflows/{workflow_id}/instances", json={
-        "incident_workflow_instance": {"incident": {"id": incident["id"],
-                                                    "type": "incident_reference"}}})
-    assert started.status_code == 201, started.text
-    run_id = started.json()["incident_workflow_instance"]["id"]
-
-    def step(step_id: str) -> dict[str, Any]:
-        run = scaled_out.http.get(f"/api/incident_workflow_runs/{run_id}").json()
-        return next(s for s in run["incident_workflow_run"]["steps"] if s["id"] == step_id)
+    run_id = scaled_out.start_run(workflow_id, incident["id"])
 
     def waiting() -> dict[str, Any] | None:
-        found = step("wait")
+        found = _step(scaled_out.run(run_id), "wait")
         return found if found["status"] == "ready" and found["started_at"] else None
 
     parked = wait_until("the delay to be parked", waiting)
     assert parked["next_attempt_at"], parked
-    worker = scaled_out.processes[1]
-    worker.kill()  # SIGKILL: no clean-up
-    worker.wait()
-    scaled_out.processes[1] = spawn([str(BIN), "worker"], scaled_out.env,
-                                    scaled_out.home / "worker.restarted.log")
+    _kill_the_worker(scaled_out, "worker.restarted.log")
 
-    def ended() -> dict[str, Any] | None:
-        run = scaled_out.http.get(f"/api/incident_workflow_runs/{run_id}").json()
-        body: dict[str, Any] = run["incident_workflow_run"]
-        return body if body["status"] in TERMINAL else None
-
-    run = wait_until("the delayed run to end", ended, timeout=60)
+    run = scaled_out.wait_for_run(run_id)
     assert run["status"] == "succeeded", run
-    waited = next(s for s in run["steps"] if s["id"] == "wait")
+    waited = _step(run, "wait")
     assert waited["attempts"] == 1 and waited["output"]["waited_seconds"] >= 4, waited
-    notes = scaled_out.http.get(f"/api/incidents/{incident['id']}/notes").json()["notes"]
-    assert [note["content"] for note in notes] == ["waited 4 s"]
+    assert _notes(scaled_out, incident["id"]) == ["waited 4 s"]
 
 
 def test_a_loop_whose_worker_is_killed_between_passes_runs_each_pass_once(
@@ -112,33 +112,16 @@ def test_a_loop_whose_worker_is_killed_between_passes_runs_each_pass_once(
                    {"id": "read", "action": "fireline.get_notes"}]},
         {"id": "done", "action": "fireline.add_note", "with": {"content": "done"}}]})
     incident = scaled_out.incident("looped across a worker's death")
-    started = scaled_out.http.post(f"/api/incident_workflows/{workflow_id}/instances", json={
-        "incident_workflow_instance": {"incident": {"id": incident["id"],
-                                                    "type": "incident_reference"}}})
-    assert started.status_code == 201, started.text
-    run_id = started.json()["incident_workflow_instance"]["id"]
-
-    def run() -> dict[str, Any]:
-        body: dict[str, Any] = scaled_out.http.get(
-            f"/api/incident_workflow_runs/{run_id}").json()["incident_workflow_run"]
-        return body
+    run_id = scaled_out.start_run(workflow_id, incident["id"])
 
     def between_passes() -> dict[str, Any] | None:
-        ping = next(s for s in run()["steps"] if s["id"] == "ping")
+        ping = _step(scaled_out.run(run_id), "ping")
         return ping if ping["status"] == "ready" and ping["next_attempt_at"] else None
 
     wait_until("the loop to wait for its second pass", between_passes)
-    worker = scaled_out.processes[1]
-    worker.kill()
-    worker.wait()
-    scaled_out.processes[1] = spawn([str(BIN), "worker"], scaled_out.env,
-                                    scaled_out.home / "worker.loop.log")
+    _kill_the_worker(scaled_out, "worker.loop.log")
 
-    ended = wait_until("the loop's run to end",
-                       lambda: (body if (body := run())["status"] in TERMINAL else None),
-                       timeout=60)
-    assert ended["status"] == "succeeded", ended
-    steps = {step["id"]: step for step in ended["steps"]}
-    assert steps["poll"]["output"] == {"iterations": 2}
-    notes = scaled_out.http.get(f"/api/incidents/{incident['id']}/notes").json()["notes"]
-    assert [note["content"] for note in notes] == ["ping", "ping", "done"]
+    run = scaled_out.wait_for_run(run_id)
+    assert run["status"] == "succeeded", run
+    assert _step(run, "poll")["output"] == {"iterations": 2}
+    assert _notes(scaled_out, incident["id"]) == ["ping", "ping", "done"]
