@@ -31,7 +31,7 @@ from fireline.core.http import (
 )
 from fireline.core.ratelimit import RateLimiter
 from fireline.egress.resolver import Resolver, resolve
-from fireline.incidents import events_views, intake
+from fireline.incidents import events_views, intake, status_update_views
 from fireline.incidents import views as incident_views
 from fireline.oauth import views as oauth_views
 from fireline.settings import Settings
@@ -147,6 +147,7 @@ def create_app(
     app.include_router(events_views.router)  # first: the busiest route matches soonest
     app.include_router(account_views.router)
     app.include_router(incident_views.router)
+    app.include_router(status_update_views.router)
     app.include_router(connection_views.router)
     app.include_router(workflow_views.router)
     app.include_router(oauth_views.router)

@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "fireline.core.ratelimit",
     "fireline.connections.models",
     "fireline.incidents.models",
+    "fireline.incidents.status_updates",
     "fireline.oauth.models",
     "fireline.workflows.models",
 )

@@ -28,7 +28,7 @@ from fireline.core.clock import isoformat, utcnow
 from fireline.core.db import dialect_name, first_unique, insert_for, insert_for_dialect
 from fireline.core.errors import ArgumentsCausedError, InvalidInputError
 from fireline.core.ids import new_id
-from fireline.incidents import catalog, outbox, timeline
+from fireline.incidents import catalog, outbox, status_updates, timeline
 from fireline.incidents.models import (
     OPEN,
     Incident,
@@ -100,7 +100,8 @@ async def open_incident(
         service_id=data.service.id, priority_id=data.priority.id if data.priority else None,
         last_status_change_by=agent.stored(), acknowledgements=[],
         alert_count=data.alert_count, created_at=now, updated_at=now,
-        last_status_change_at=now, resolved_at=None,
+        last_status_change_at=now, resolved_at=None, conference_number=None,
+        conference_url=None,
     )
     # WF-2: the partial unique index decides, in the insert itself. A conflict inserts
     # nothing (no exception, no savepoint); the caller's rollback or a gap in the numbers
@@ -161,6 +162,9 @@ async def create_incident(
     ))
     if incident is None:
         raise ArgumentsCausedError(errors=[DEDUP_CONFLICT])
+    if data.conference_bridge is not None:
+        status_updates.set_conference_bridge(session=session, incident=incident, agent=agent,
+                                             bridge=data.conference_bridge)
     return incident
 
 
@@ -223,6 +227,9 @@ async def apply_changes(
         outbox.emit(session=session, kind="incident.urgency_changed", incident=incident)
     if "priority" in changes.model_fields_set:
         await _change_priority(session, incident, agent, changes)
+    if "conference_bridge" in changes.model_fields_set:
+        status_updates.set_conference_bridge(session=session, incident=incident, agent=agent,
+                                             bridge=changes.conference_bridge)
     if changes.assignments is not None:
         users = await catalog.users_by_id(
             session=session, ids=[item.assignee.id for item in changes.assignments],

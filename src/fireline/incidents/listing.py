@@ -100,6 +100,8 @@ class IncidentView:
     updated_at: datetime
     last_status_change_at: datetime
     resolved_at: datetime | None
+    conference_number: str | None
+    conference_url: str | None
     service: ServiceView
     priority: PriorityView | None
     assignments: list[AssignmentView]

@@ -146,6 +146,10 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_status_change_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # PagerDuty's `conference_bridge`: a dial-in and a link, each optional (`status_updates`
+    # sets them; the URL is http(s) only).
+    conference_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    conference_url: Mapped[str | None] = mapped_column(String(2048), default=None)
 
     service: Mapped[Service] = relationship(lazy="joined")
     priority: Mapped[Priority | None] = relationship(lazy="joined")

@@ -7,7 +7,9 @@ reference is expected, and only `id` matters.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -70,6 +72,44 @@ class Assignment(Closed):
     assignee: Reference
 
 
+# A dial-in as PagerDuty writes one: "+1 415-555-1212,,,,1234#" (a comma waits a second, `#`
+# ends the access code); letters only for pauses and extensions.
+_DIAL_IN = re.compile(r"[0-9+*#,;()./ pPwWxX-]*")
+
+
+class ConferenceBridge(Closed):
+    """PagerDuty's `ConferenceBridge`; an empty value is no value, and neither set clears it."""
+
+    conference_number: str | None = Field(default=None, max_length=64)
+    conference_url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("conference_number")
+    @classmethod
+    def _dial_in(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not _DIAL_IN.fullmatch(value):
+            raise ValueError("a phone number may hold digits, spaces, + - ( ) . , ; # * "
+                             "and p, w or x for pauses and extensions")
+        return value or None
+
+    @field_validator("conference_url")
+    @classmethod
+    def _web_link(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        # Shown as a link on the incident page: a `javascript:` or `data:` URL would run there.
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname or any(
+                char.isspace() or not char.isprintable() for char in value):
+            raise ValueError("conference_url must be an http:// or https:// URL")
+        return value
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.conference_number or self.conference_url)
+
+
 class IncidentFields(Closed):
     type: Literal["incident"]
     title: str = Field(min_length=1, max_length=1024)
@@ -80,7 +120,7 @@ class IncidentFields(Closed):
     incident_key: str | None = Field(default=None, min_length=1, max_length=255)
     assignments: list[Assignment] | None = Field(default=None, max_length=100)
     escalation_policy: Reference | None = None  # accepted for compatibility, not used
-    conference_bridge: dict[str, str] | None = None
+    conference_bridge: ConferenceBridge | None = None
 
 
 class IncidentCreate(Closed):
@@ -97,6 +137,7 @@ class IncidentChanges(Closed):
     resolution: str | None = Field(default=None, max_length=65_536)
     escalation_level: int | None = None  # no escalation policies yet: accepted, ignored
     escalation_policy: Reference | None = None
+    conference_bridge: ConferenceBridge | None = None  # null clears it
 
 
 class IncidentUpdate(Closed):

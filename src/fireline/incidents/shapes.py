@@ -87,6 +87,10 @@ class IncidentLike(Protocol):
     @property
     def resolved_at(self) -> datetime | None: ...
     @property
+    def conference_number(self) -> str | None: ...
+    @property
+    def conference_url(self) -> str | None: ...
+    @property
     def service(self) -> ServiceLike: ...
     @property
     def priority(self) -> PriorityLike | None: ...
@@ -247,7 +251,7 @@ def incident_body(
         "pending_actions": [],
         "is_mergeable": True,
         "incident_type": {"name": "incident_default"},
-        "conference_bridge": None,
+        "conference_bridge": conference_bridge_body(incident),
     }
     if with_body or "body" in include:
         body["body"] = {"type": "incident_body", "details": incident.details or ""}
@@ -256,6 +260,15 @@ def incident_body(
             item["assignee"] = {**item["assignee"], "name": assignment.user.name,
                                 "email": assignment.user.email, "type": "user"}
     return body
+
+
+def conference_bridge_body(incident: IncidentLike) -> dict[str, Any] | None:
+    """PagerDuty's `ConferenceBridge`, with only the parts that are set; null when neither is."""
+    number, url = incident.conference_number, incident.conference_url
+    if not (number or url):
+        return None
+    return ({"conference_number": number} if number else {}) | (
+        {"conference_url": url} if url else {})
 
 
 def note_body(base: str, note: Note) -> dict[str, Any]:

@@ -31,7 +31,13 @@ from fireline.web.fields import Field, fields_of
 from fireline.web.frame import CurrentViewer, Viewer, is_htmx, redirect, render, start_over
 from fireline.workflows import definitions, service, templates
 from fireline.workflows.builtins import BUILTINS
-from fireline.workflows.definitions import EVENT_KINDS, Definition
+from fireline.workflows.definitions import Definition
+from fireline.workflows.triggers import (
+    EVENT_KINDS,
+    ConditionalTrigger,
+    ManualTrigger,
+    Trigger,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,6 +46,10 @@ EVENT_LABELS = {
     "incident.acknowledged": "An incident is acknowledged",
     "incident.resolved": "An incident is resolved",
     "incident.priority_changed": "An incident's priority changes",
+    "incident.urgency_changed": "An incident's urgency changes",
+    "incident.title_changed": "An incident's title changes",
+    "incident.reassigned": "An incident is reassigned",
+    "incident.responders_added": "Responders are added",
     "incident.note_added": "A note is added",
 }
 _JSON_TYPES = {"integer", "number", "boolean", "array", "object"}
@@ -82,13 +92,19 @@ class Draft:
     summary: list[str] = field(default_factory=list)  # messages that name no field
 
 
+def _form_holds(trigger: Trigger) -> bool:
+    if isinstance(trigger, ManualTrigger):
+        return not trigger.services
+    return isinstance(trigger, ConditionalTrigger) and trigger.on is not None
+
+
 def draft_of(definition: Definition) -> Draft:
     trigger = definition.trigger
     conditional = trigger.type == "conditional"
     return Draft(
         name=definition.name, description=definition.description, enabled=definition.enabled,
         trigger_type=trigger.type,
-        on=list(getattr(trigger, "on", [])) if conditional else ["incident.triggered"],
+        on=list(getattr(trigger, "on", None) or []) if conditional else ["incident.triggered"],
         condition=getattr(trigger, "condition", None) or "",
         services=list(getattr(trigger, "services", [])),
         run_type=definition.run_permission.type, run_teams=list(definition.run_permission.teams),
@@ -348,6 +364,11 @@ async def edit_workflow(workflow_id: str, request: Request, viewer: CurrentViewe
         # The form holds a flat list of steps: saving it would drop the blocks' steps.
         return redirect(request, f"/incident_workflows/{workflow.id}/yaml", kind="info",
                         flash="This workflow has condition or loop blocks: edit it as YAML")
+    if not _form_holds(definition.trigger):
+        # The form offers a manual trigger and a conditional one on events: saving it would
+        # turn any other trigger into one of those.
+        return redirect(request, f"/incident_workflows/{workflow.id}/yaml", kind="info",
+                        flash="This workflow's trigger is edited as YAML")
     return await _render(request, viewer, session, draft_of(definition), workflow_id=workflow.id)
 
 

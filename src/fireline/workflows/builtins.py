@@ -19,15 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fireline.accounts.models import User
+from fireline.accounts.models import Team, User
 from fireline.core.errors import PermanentError
-from fireline.incidents import catalog, lifecycle
+from fireline.incidents import catalog, lifecycle, status_updates
 from fireline.incidents.models import Incident
-from fireline.incidents.schemas import Assignment, IncidentChanges, Reference
+from fireline.incidents.schemas import (
+    Assignment,
+    ConferenceBridge,
+    IncidentChanges,
+    Reference,
+)
 from fireline.incidents.timeline import Agent
 
 
@@ -341,6 +346,103 @@ async def wait_for_status(ctx: BuiltinContext, data: WaitForStatusInput) -> Stat
     raise Parked(min(ctx.now + timedelta(seconds=data.poll_seconds), deadline))
 
 
+
+# Status updates, stakeholders and the conference bridge (incidents.status_updates).
+
+class StatusUpdateInput(_Input):
+    message: str = Field(min_length=1, max_length=65_536, title="Message")
+    subject: str | None = Field(default=None, max_length=1024, title="Subject")
+
+
+class StatusUpdateSent(BaseModel):
+    status_update_id: str
+    notified_count: int  # stakeholder users it reached
+
+
+class StakeholdersInput(_Input):
+    users: list[str] = Field(default_factory=list, max_length=100, title="Users",
+                             description="User ids or emails")
+    teams: list[str] = Field(default_factory=list, max_length=100, title="Teams",
+                             description="Team ids or names")
+
+    @model_validator(mode="after")
+    def _someone(self) -> StakeholdersInput:
+        if not (self.users or self.teams):
+            raise ValueError("name at least one user or team")
+        return self
+
+
+class StakeholdersAdded(BaseModel):
+    incident_id: str
+    users: list[str]  # user ids subscribed, now or before
+    teams: list[str]  # team ids likewise
+    added: int  # of those, the ones not subscribed before
+
+
+class ConferenceBridgeInput(ConferenceBridge):
+    conference_number: str | None = Field(default=None, max_length=64, title="Conference number",
+                                          description='A dial-in, e.g. "+1 415-555-1212,,,,1234#"')
+    conference_url: str | None = Field(default=None, max_length=2048, title="Conference URL",
+                                       description="An http(s) link to the call")
+
+    @model_validator(mode="after")
+    def _something(self) -> ConferenceBridgeInput:
+        if not self.is_set:
+            raise ValueError("give a conference_number, a conference_url or both")
+        return self
+
+
+class ConferenceBridgeSet(BaseModel):
+    incident_id: str
+    conference_number: str | None
+    conference_url: str | None
+
+
+async def send_status_update(ctx: BuiltinContext, data: StatusUpdateInput) -> StatusUpdateSent:
+    sent = await status_updates.send_status_update(
+        session=ctx.session, incident=ctx.incident, agent=ctx.agent, sender=ctx.user,
+        message=data.message, subject=data.subject or None)
+    return StatusUpdateSent(status_update_id=sent.status_update.id, notified_count=sent.notified)
+
+
+async def _teams(ctx: BuiltinContext, references: list[str]) -> list[Team]:
+    """The teams named by id or name (any case), in the order named; PermanentError names
+    the unknown."""
+    lowered = [item.lower() for item in references]
+    found = list(await ctx.session.scalars(select(Team).where(
+        or_(Team.id.in_(references), func.lower(Team.name).in_(lowered)))))
+    by_key = {team.id: team for team in found} | {team.name.lower(): team for team in found}
+    missing = [item for item in references if item not in by_key and item.lower() not in by_key]
+    if missing:
+        raise PermanentError("Unknown teams: " + ", ".join(missing))
+    named = [by_key.get(item) or by_key[item.lower()] for item in references]
+    return list({team.id: team for team in named}.values())
+
+
+async def add_stakeholders(ctx: BuiltinContext, data: StakeholdersInput) -> StakeholdersAdded:
+    users = await _users(ctx, data.users) if data.users else []
+    teams = await _teams(ctx, data.teams) if data.teams else []
+    results = await status_updates.add_subscribers(
+        session=ctx.session, incident=ctx.incident, subscribers=[
+            *(status_updates.NotificationSubscriber(subscriber_id=user.id, subscriber_type="user")
+              for user in users),
+            *(status_updates.NotificationSubscriber(subscriber_id=team.id, subscriber_type="team")
+              for team in teams)])
+    return StakeholdersAdded(
+        incident_id=ctx.incident.id, users=[user.id for user in users],
+        teams=[team.id for team in teams],
+        added=sum(result == "success" for _, result in results))
+
+
+async def add_conference_bridge(ctx: BuiltinContext, data: ConferenceBridgeInput
+                                ) -> ConferenceBridgeSet:
+    status_updates.set_conference_bridge(session=ctx.session, incident=ctx.incident,
+                                         agent=ctx.agent, bridge=data)
+    return ConferenceBridgeSet(incident_id=ctx.incident.id,
+                               conference_number=ctx.incident.conference_number,
+                               conference_url=ctx.incident.conference_url)
+
+
 BUILTINS: dict[str, Builtin] = {
     builtin.name: builtin
     for builtin in (
@@ -361,6 +463,12 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("delay", "Delay", DelayInput, Waited, delay),
         Builtin("wait_for_status", "Wait for the incident's status", WaitForStatusInput,
                 StatusReached, wait_for_status),
+        Builtin("send_status_update", "Send a status update", StatusUpdateInput,
+                StatusUpdateSent, send_status_update),
+        Builtin("add_stakeholders", "Add stakeholders", StakeholdersInput, StakeholdersAdded,
+                add_stakeholders),
+        Builtin("add_conference_bridge", "Add a conference bridge", ConferenceBridgeInput,
+                ConferenceBridgeSet, add_conference_bridge),
         # Logic blocks: the engine itself runs them (it holds their nested steps).
         Builtin("condition", "Condition (if / else)", ConditionInput, Branch, None),
         Builtin("loop_until", "Loop until", LoopUntilInput, LoopEnded, None),

@@ -1,7 +1,7 @@
 """The workflow definition format (DESIGN "Workflows"), one for the API, the CLI and the UI.
 
     name, description, enabled, timeout_seconds
-    trigger: {type: manual} | {type: conditional, on: [...], condition: "...", services: [...]}
+    trigger: one trigger (`workflows.triggers`: manual, conditional, incident_type)
     run_permission: {type: everyone} | {type: teams, teams: [team ids]}
     steps: [{id, action, connection, with, needs, timeout_seconds, retry}]
 
@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -41,15 +41,16 @@ from fireline.core.errors import InvalidInputError, located_messages
 from fireline.integrations import registry
 from fireline.workflows import templates
 from fireline.workflows.builtins import BUILTINS
-
-EVENT_KINDS = (
-    "incident.triggered", "incident.acknowledged", "incident.resolved",
-    "incident.priority_changed", "incident.note_added",
+from fireline.workflows.triggers import (  # noqa: F401 - importable from here, as before
+    EVENT_KINDS,
+    ConditionalTrigger,
+    EventKind,
+    IncidentTypeTrigger,
+    ManualTrigger,
+    Trigger,
 )
-EventKind = Literal[
-    "incident.triggered", "incident.acknowledged", "incident.resolved",
-    "incident.priority_changed", "incident.note_added",
-]
+from fireline.workflows.triggers import default as default_trigger
+
 BUILTIN_PREFIX = "fireline"
 
 
@@ -110,29 +111,6 @@ class Step(_Closed):
         return {name: items for name, items in named.items() if items}
 
 
-class ManualTrigger(_Closed):
-    type: Literal["manual"]
-
-
-class ConditionalTrigger(_Closed):
-    type: Literal["conditional"]
-    on: list[EventKind] = Field(min_length=1)
-    condition: str | None = Field(default=None, max_length=2000)
-    services: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _condition_parses(self) -> ConditionalTrigger:
-        if self.condition:
-            try:
-                templates.compile_condition(self.condition)
-            except templates.TemplateFailure as exc:
-                raise ValueError(f"condition does not parse: {exc}") from None
-        return self
-
-
-Trigger = Annotated[ManualTrigger | ConditionalTrigger, Field(discriminator="type")]
-
-
 class RunPermission(_Closed):
     type: Literal["everyone", "teams"] = "everyone"
     teams: list[str] = Field(default_factory=list)
@@ -148,7 +126,7 @@ class Definition(_Closed):
     name: str = Field(min_length=1, max_length=255)
     description: str = Field(default="", max_length=10_000)
     enabled: bool = True
-    trigger: Trigger = Field(default_factory=lambda: ManualTrigger(type="manual"))
+    trigger: Trigger = Field(default_factory=default_trigger)
     run_permission: RunPermission = Field(default_factory=RunPermission)
     timeout_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
@@ -294,9 +272,10 @@ def _check_inputs(step: Step, spec: ActionSpec) -> list[str]:
     try:
         spec.input.model_validate(fixed)
     except ValidationError as exc:
-        # A templated input is rendered at run time and checked then.
-        errors = located_messages(exc, prefix, skip=lambda loc: bool(loc) and loc[0] in templated)
-        return errors
+        # A templated input is rendered at run time and checked then, and so are the
+        # model's own rules (which may hold once the templated inputs are there).
+        return located_messages(exc, prefix, skip=lambda loc: (
+            loc[0] in templated if loc else bool(templated)))
     return []
 
 

@@ -40,7 +40,7 @@ from fireline.core.pagination import Page, PageParams, paginate
 from fireline.incidents import access as incident_access
 from fireline.incidents.models import Incident, Service
 from fireline.workflows import definitions, runs
-from fireline.workflows.definitions import ConditionalTrigger, Definition
+from fireline.workflows.definitions import Definition
 from fireline.workflows.models import Run, RunStep, Workflow, WorkflowVersion
 
 
@@ -166,8 +166,7 @@ async def save_workflow(
     require_author(principal, editor)
     definition = definitions.parse(data)
     await _check_teams(session, definition.run_permission.teams)
-    if isinstance(definition.trigger, ConditionalTrigger):
-        await _check_services(session, definition.trigger.services)
+    await _check_services(session, definition.trigger.services)
     await check_connections(session=session, editor=editor, definition=definition)
     clash = await session.scalar(select(Workflow.id).where(Workflow.name == definition.name))
     if clash is not None and clash != workflow_id:

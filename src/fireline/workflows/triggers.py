@@ -1,0 +1,227 @@
+"""A workflow's trigger (one per workflow, kept in its versioned definition), as PagerDuty's
+Incident Workflows have them:
+
+    {type: manual, services: [...]}       started by hand (the API, the UI), on incidents of
+                                          these services (none listed: every service)
+    {type: conditional, on: [event kinds], condition, services}
+                                          on each of those incident events
+    {type: conditional, when: created, condition, services}
+                                          "when an incident is created": `on:
+                                          [incident.triggered]` by another name
+    {type: conditional, when: conditions_met, condition, services}
+                                          "when conditions are met": each time the condition
+                                          turns from false to true on an incident — it is
+                                          evaluated on every change of the incident (every
+                                          outbox event), and fires once per transition
+                                          (`workflows.transitions`)
+    {type: incident_type, incident_types: [names], condition, services}
+                                          when an incident of one of those types is created
+
+`condition` is optional except for `conditions_met`; `services` narrows a trigger to the
+incidents of those services. `on` and `when` are mutually exclusive. Who may start a workflow
+by hand is its `run_permission`, not part of the trigger.
+
+A condition is written in PagerDuty's Condition Language (`incident.priority matches 'P1'`,
+see `workflows.pcl`) or as an expression over the incident (`incident.urgency == 'high'`, a
+sandboxed Jinja expression); which one is decided by `pcl.looks_like_pcl`: a condition that
+uses `matches` or `exists` is PCL. Either is refused at save when it does not parse (PCL says
+where). Both see the incident as the outbox event recorded it (`incidents.outbox.snapshot`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+from fireline.workflows import pcl, templates
+
+EVENT_KINDS = (
+    "incident.triggered", "incident.acknowledged", "incident.resolved",
+    "incident.priority_changed", "incident.urgency_changed", "incident.title_changed",
+    "incident.reassigned", "incident.responders_added", "incident.note_added",
+)
+EventKind = Literal[
+    "incident.triggered", "incident.acknowledged", "incident.resolved",
+    "incident.priority_changed", "incident.urgency_changed", "incident.title_changed",
+    "incident.reassigned", "incident.responders_added", "incident.note_added",
+]
+CREATED = "incident.triggered"
+DEFAULT_INCIDENT_TYPE = "incident_default"  # PagerDuty's name for the base incident type
+TYPE_NAMES = {"manual": "Manual Trigger", "conditional": "Conditional Trigger",
+              "incident_type": "Incident Type Trigger"}
+
+
+def check_condition(source: str) -> None:
+    """Raises ValueError("condition does not parse: ...") when `source` does not parse."""
+    try:
+        if pcl.looks_like_pcl(source):
+            pcl.parse(source)
+        else:
+            templates.compile_condition(source)
+    except (pcl.PclError, templates.TemplateFailure) as exc:
+        raise ValueError(f"condition does not parse: {exc}") from None
+
+
+def condition_holds(source: str | None, snapshot: Mapping[str, Any]) -> bool:
+    """An absent condition always holds; one that cannot be evaluated does not."""
+    if not source:
+        return True
+    if pcl.looks_like_pcl(source):
+        try:
+            return pcl.parse(source).holds(snapshot)
+        except pcl.PclError:  # saved before a rule changed: it holds for nothing
+            return False
+    return templates.condition_holds(source, snapshot)
+
+
+class _Trigger(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_options(self, handler: SerializerFunctionWrapHandler,
+                               info: SerializationInfo) -> dict[str, Any]:
+        # Written as before these options existed: a definition that does not use them
+        # reads back (and is stored) exactly as it was written.
+        data: dict[str, Any] = handler(self)
+        for name in self._omitted_when_empty:
+            if not data.get(name):
+                data.pop(name, None)
+        return data
+
+    _omitted_when_empty: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _condition_parses(self) -> _Trigger:
+        condition = getattr(self, "condition", None)
+        if condition:
+            check_condition(condition)
+        return self
+
+
+class ManualTrigger(_Trigger):
+    type: Literal["manual"]
+    # Incidents of these services may start it by hand; none listed: every service.
+    services: list[str] = Field(default_factory=list, max_length=100)
+
+    _omitted_when_empty: ClassVar[tuple[str, ...]] = ("services",)
+
+
+class ConditionalTrigger(_Trigger):
+    type: Literal["conditional"]
+    on: list[EventKind] | None = Field(default=None, min_length=1)
+    when: Literal["created", "conditions_met"] | None = None
+    condition: str | None = Field(default=None, max_length=2000)
+    services: list[str] = Field(default_factory=list, max_length=100)
+
+    _omitted_when_empty: ClassVar[tuple[str, ...]] = ("on", "when")
+
+    @model_validator(mode="after")
+    def _on_or_when(self) -> ConditionalTrigger:
+        if self.on is not None and self.when is not None:
+            raise ValueError("a conditional trigger has `on` (the events it starts on) or "
+                             "`when` (created or conditions_met), not both")
+        if self.on is None and self.when is None:
+            raise ValueError("a conditional trigger needs `on` (the events it starts on) or "
+                             "`when` (created or conditions_met)")
+        if self.when == "conditions_met" and not (self.condition or "").strip():
+            raise ValueError("`when: conditions_met` needs a condition: it starts the "
+                             "workflow each time the condition becomes true")
+        return self
+
+
+class IncidentTypeTrigger(_Trigger):
+    type: Literal["incident_type"]
+    incident_types: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=100)
+    condition: str | None = Field(default=None, max_length=2000)
+    services: list[str] = Field(default_factory=list, max_length=100)
+
+
+Trigger = Annotated[ManualTrigger | ConditionalTrigger | IncidentTypeTrigger,
+                    Field(discriminator="type")]
+
+
+def default() -> ManualTrigger:
+    return ManualTrigger(type="manual")
+
+
+# --- matching, over the trigger as stored (`Workflow.trigger`) ---------------------------------
+
+def is_default(trigger: Mapping[str, Any]) -> bool:
+    """The trigger a workflow has when none was given: manual, on every service."""
+    return trigger.get("type") == "manual" and not trigger.get("services")
+
+
+def is_automatic(trigger: Mapping[str, Any]) -> bool:
+    """Whether incidents start it by themselves (the relay's concern)."""
+    return trigger.get("type") in ("conditional", "incident_type")
+
+
+def on_transitions(trigger: Mapping[str, Any]) -> bool:
+    """A "when conditions are met" trigger: it fires on a false → true transition."""
+    return trigger.get("type") == "conditional" and trigger.get("when") == "conditions_met"
+
+
+def covers(trigger: Mapping[str, Any], service_id: str | None) -> bool:
+    services = trigger.get("services") or []
+    return not services or service_id in services
+
+
+def holds(trigger: Mapping[str, Any], snapshot: Mapping[str, Any]) -> bool:
+    """The trigger's services and condition over an incident snapshot."""
+    return covers(trigger, snapshot.get("service_id")) and condition_holds(
+        trigger.get("condition"), snapshot)
+
+
+def starts_on(trigger: Mapping[str, Any], kind: str, snapshot: Mapping[str, Any]) -> bool:
+    """Whether one event (of `kind`, with its snapshot) starts a workflow that has this
+    trigger — for every automatic trigger except `conditions_met`, which depends on the
+    events before it as well."""
+    if trigger.get("type") == "conditional":
+        when = trigger.get("when")
+        if when == "conditions_met":
+            return False
+        kinds = [CREATED] if when == "created" else trigger.get("on") or []
+        if kind not in kinds:
+            return False
+    elif trigger.get("type") == "incident_type":
+        incident_type = snapshot.get("incident_type") or DEFAULT_INCIDENT_TYPE
+        if kind != CREATED or incident_type not in trigger.get("incident_types", []):
+            return False
+    else:
+        return False
+    return holds(trigger, snapshot)
+
+
+def fingerprint(trigger: Mapping[str, Any]) -> str:
+    """Names one trigger: a transition state kept under another fingerprint is stale."""
+    canonical = json.dumps(dict(trigger), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def describe(trigger: Mapping[str, Any]) -> str:
+    """A short label for lists and pages."""
+    kind = trigger.get("type")
+    if kind == "conditional":
+        when = trigger.get("when")
+        if when == "created":
+            return "When an incident is created"
+        if when == "conditions_met":
+            return "When conditions are met"
+        return "When " + ", ".join(trigger.get("on") or [])
+    if kind == "incident_type":
+        return "When an incident of type " + ", ".join(trigger.get("incident_types", [])) + \
+            " is created"
+    return "Manual"
