@@ -22,14 +22,19 @@ What PagerDuty's "PCL Overview" defines, and Fireline keeps:
   with the `s` and `m` flags) compare without regard to case unless `exactly` follows; a
   value that is not a string is compared as its text, and nil never matches;
 - `==` compares without conversion (strings by case), `>`, `>=`, `<`, `<=` compare numbers;
-- strings are single-quoted with `\\'` and `\\\\` as escapes (any other backslash stands for
-  itself, as a regex wants); integers are 64-bit; floats need a digit before the point and
-  may have a lowercase `e` exponent;
+  an integer meets a float as PCL's "Note About Comparing Integers and Floats" says (as a
+  float when the float lies within ±2^53);
+- strings are single-quoted UTF-8 with `\\'` and `\\\\` as escapes (any other backslash
+  stands for itself, as a regex wants); integers are 64-bit; floats are 64-bit doubles written
+  with a digit before the point and may have a lowercase `e` exponent;
 - an operation that cannot be evaluated (a type mismatch) counts as false: `not` makes it
   true, `and` and `or` treat it as false.
-What it refuses, at parse time, with the position: any other syntax, a regex RE2 rejects,
-a path that is not one of `FIELDS`, and the parts of PCL that mean nothing for an incident
-(`now`, `in` schedules, datetimes and durations, `trigger_count`).
+What it refuses, at parse time, with the position: any other syntax, a number out of its
+64 bits, text that is not UTF-8 (a lone surrogate), a regex RE2 rejects, a path that is not
+one of `FIELDS`, nesting deeper than `MAX_DEPTH`, and the parts of PCL that mean nothing for
+an incident (`now`, `in` schedules, datetimes and durations, `trigger_count`).
+
+Evaluation never raises: what cannot be evaluated over an incident counts as above.
 
 Fireline's meaning of `exists`: the field has a value (every field of `FIELDS` is always
 present, so PCL's "the path is there" would always be true).
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -75,13 +81,21 @@ _COMPARISONS = ("==", ">=", "<=", ">", "<")
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<string>'(?:[^'\\]|\\.)*'?)
-  | (?P<number>-?[0-9]+(?:\.[0-9]+(?:e[+-]?[0-9]+)?)?(?![A-Za-z_0-9]))
+  | (?P<number>-?[0-9]+(?:\.[0-9]+(?:e[+-]?[0-9]+)?)?(?![A-Za-z_0-9]|\.[0-9]))
   | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
   | (?P<symbol>==|>=|<=|[><()\[\].])
-""", re.VERBOSE)
+""", re.VERBOSE | re.DOTALL)
 _INT64 = (-(2**63), 2**63 - 1)
 _HINTS = {'"': "strings are written in single quotes", "=": "compare with '==' or 'matches'",
           "!": "negate with 'not'", "&": "combine with 'and'", "|": "combine with 'or'"}
+_MALFORMED_NUMBER = re.compile(r"-?[0-9][A-Za-z_0-9.]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# PCL Overview, "String": a string is a sequence of UTF-8 characters; a lone surrogate (which
+# JSON can carry) has no UTF-8 form, and RE2 could not take it.
+_NOT_UTF8 = "not UTF-8 text (a lone surrogate)"
+# PCL Overview, "Note About Comparing Integers and Floats": within ±2^53 a float is the more
+# precise, so the integer is converted to a float; beyond, the other way round.
+_FLOAT_EXACT = 2**53
 
 
 class PclError(ValueError):
@@ -97,29 +111,48 @@ class PclError(ValueError):
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # string | number | name | symbol | end
+    kind: str  # string | number | name | symbol | end | error (its value is the message)
     text: str
     offset: int
     value: Any = None
 
 
 def _tokens(source: str) -> list[_Token]:
-    found, offset = [], 0
+    """The tokens, ending at the first text that is not PCL with an `error` token: the parser
+    raises it when it gets there, so a condition's first mistake is the one named (`now > ...`
+    is refused for `now`, not for the datetime after it)."""
+    found: list[_Token] = []
+
+    def refused(message: str, offset: int) -> list[_Token]:
+        return [*found, _Token("error", source[offset:offset + 1], offset, message)]
+
+    offset = 0
     while offset < len(source):
         match = _TOKEN.match(source, offset)
         if match is None:
-            raise PclError(_HINTS.get(source[offset], f"unexpected character "
-                                      f"{source[offset]!r}"), source, offset)
+            malformed = _MALFORMED_NUMBER.match(source, offset)
+            if malformed is not None:
+                return refused(f"{malformed.group()!r} is not a number (an integer is digits, "
+                               "a float has a decimal point: 4.5e10)", offset)
+            if _SURROGATE.match(source, offset):
+                return refused(_NOT_UTF8, offset)
+            return refused(_HINTS.get(source[offset], "unexpected character "
+                                      f"{source[offset]!r}"), offset)
         kind, text = str(match.lastgroup), match.group()
         if kind == "string":
             if len(text) < 2 or not text.endswith("'") or _escaped_quote_ends(text):
-                raise PclError("unterminated string", source, offset)
+                return refused("unterminated string", offset)
+            surrogate = _SURROGATE.search(text)
+            if surrogate is not None:
+                return refused(_NOT_UTF8, offset + surrogate.start())
             # PCL's two escapes; any other backslash stands for itself (`'\d+'` in a regex).
             found.append(_Token(kind, text, offset, re.sub(r"\\(['\\])", r"\1", text[1:-1])))
         elif kind == "number":
             value: int | float = float(text) if "." in text else int(text)
             if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
-                raise PclError("integer out of range (64 bits)", source, offset)
+                return refused("integer out of range (64 bits)", offset)
+            if isinstance(value, float) and not math.isfinite(value):
+                return refused("float out of range (64 bits)", offset)
             found.append(_Token(kind, text, offset, value))
         elif kind != "space":
             found.append(_Token(kind, text, offset))
@@ -154,16 +187,27 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _numbers(a: int | float, b: int | float) -> tuple[int | float, int | float]:
+    """The pair as PCL compares it (Python alone compares an int and a float exactly)."""
+    if isinstance(a, int) and isinstance(b, float) and abs(b) <= _FLOAT_EXACT:
+        return float(a), b
+    if isinstance(a, float) and isinstance(b, int) and abs(a) <= _FLOAT_EXACT:
+        return a, float(b)
+    # Beyond ±2^53 a float is a whole number (or infinite): compared exactly, as by the rule.
+    return a, b
+
+
 def _equal(left: Any, right: Any) -> Any:
     if _number(left) and _number(right):
-        return left == right
+        a, b = _numbers(left, right)
+        return a == b
     if type(left) is not type(right):
         return False
     return left == right
@@ -182,7 +226,7 @@ def _compare(symbol: str, left: Node, right: Node) -> Node:
 
     def compare(scope: Scope) -> Any:
         a, b = left(scope), right(scope)
-        return order(a, b) if _number(a) and _number(b) else _UNDECIDED
+        return order(*_numbers(a, b)) if _number(a) and _number(b) else _UNDECIDED
     return compare
 
 
@@ -194,7 +238,7 @@ def _matcher(mode: str, exactly: bool, left: Node, right: Node | None,
             return False
         subject = _text(value)
         if pattern is not None:
-            return pattern.search(subject) is not None
+            return _search(pattern, subject)
         wanted = right(scope) if right is not None else None
         if wanted is None:
             return False
@@ -203,6 +247,13 @@ def _matcher(mode: str, exactly: bool, left: Node, right: Node | None,
             subject, other = subject.casefold(), other.casefold()
         return subject == other if mode == "matches" else other in subject
     return match
+
+
+def _search(pattern: Any, subject: str) -> bool:
+    try:
+        return pattern.search(subject) is not None
+    except UnicodeEncodeError:  # a lone surrogate in the incident's text: RE2 reads UTF-8
+        return pattern.search(subject.encode("utf-8", "replace").decode()) is not None
 
 
 def _regex(text: str, exactly: bool, source: str, offset: int) -> Any:
@@ -230,10 +281,13 @@ class _Parser:
 
     @property
     def token(self) -> _Token:
-        return self.tokens[self.at]
+        token = self.tokens[self.at]
+        if token.kind == "error":
+            raise PclError(token.value, self.source, token.offset)
+        return token
 
     def take(self) -> _Token:
-        token = self.tokens[self.at]
+        token = self.token
         self.at += 1
         return token
 
@@ -279,15 +333,14 @@ class _Parser:
 
     def negation(self) -> Node:
         if self.is_word("not"):
-            self.take()
-            inner = self.nested(self.negation)
+            inner = self.nested(self.negation, self.take())
             return lambda scope: not _truth(inner(scope))
         return self.operation()
 
-    def nested(self, parse: Callable[[], Node]) -> Node:
+    def nested(self, parse: Callable[[], Node], opener: _Token) -> Node:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.fail(f"the condition nests deeper than {MAX_DEPTH} levels")
+            raise self.fail(f"the condition nests deeper than {MAX_DEPTH} levels", opener)
         try:
             return parse()
         finally:
@@ -296,8 +349,7 @@ class _Parser:
     def operation(self) -> Node:
         start = self.token
         if self.is_symbol("("):
-            self.take()
-            inner = self.nested(self.disjunction)
+            inner = self.nested(self.disjunction, self.take())
             if not self.is_symbol(")"):
                 raise self.expected("')'")
             self.take()
@@ -316,6 +368,8 @@ class _Parser:
             return _compare(symbol, left, right)
         if start.kind == "name" and start.text in ("true", "false"):
             return left
+        if self.is_word(*_UNSUPPORTED):
+            raise self.fail(_UNSUPPORTED[self.token.text])
         raise self.expected("'matches', 'exists', '==', '>', '>=', '<' or '<=' after "
                             f"{field or start.text!r}")
 
@@ -399,7 +453,7 @@ def parse(source: str) -> Condition:
 
 # A bare word PCL has and a Jinja expression does not, outside quoted strings.
 _PCL_WORD = re.compile(r"(?<![\w.])(?:matches|exists)(?!\w)")
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
 
 
 def looks_like_pcl(source: str) -> bool:
