@@ -44,8 +44,8 @@ from fireline.web import oauth as oauth_pages
 from fireline.web import services as service_pages
 from fireline.web import settings as settings_pages
 from fireline.web import workflows as workflow_pages
+from fireline.workflows import trigger_views, wakeup
 from fireline.workflows import views as workflow_views
-from fireline.workflows import wakeup
 
 RATE_LIMIT_SHARE_SECONDS = 1.0
 SWAGGER_STATIC = "/static/swagger-ui"
@@ -149,6 +149,7 @@ def create_app(
     app.include_router(incident_views.router)
     app.include_router(status_update_views.router)
     app.include_router(connection_views.router)
+    app.include_router(trigger_views.router)  # before `/incident_workflows/{id}`
     app.include_router(workflow_views.router)
     app.include_router(oauth_views.router)
     app.include_router(oauth_pages.router)

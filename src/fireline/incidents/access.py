@@ -58,14 +58,27 @@ def restrict_visible(principal: Principal, statement: S) -> S:
 
 
 async def visible_incident(
-    *, session: AsyncSession, principal: Principal, incident_id: str
+    *, session: AsyncSession, principal: Principal, incident_id: str, for_update: bool = False,
 ) -> Incident:
-    incident = await first_unique(
-        session, restrict_visible(principal, select(Incident).where(Incident.id == incident_id))
-    )
+    """The incident, or NotFoundError. `for_update` (writers) locks its row until the
+    transaction ends (PostgreSQL; SQLite has one writer): changes to one incident are then
+    made one after another, none is lost, and its outbox events are in the order of its
+    states (the "when conditions are met" trigger relies on that)."""
+    statement = restrict_visible(principal, select(Incident).where(Incident.id == incident_id))
+    if for_update:
+        # `OF incidents`: the eager outer joins (service, priority) may not be locked.
+        statement = statement.with_for_update(of=Incident)
+    incident = await first_unique(session, statement)
     if incident is None:
         raise NotFoundError("Incident Not Found")
     return incident
+
+
+async def lock_incidents(*, session: AsyncSession, ids: list[str]) -> None:
+    """Locks several incidents' rows for writing, in one order: two bulk updates of the same
+    incidents cannot deadlock."""
+    await session.execute(select(Incident.id).where(Incident.id.in_(set(ids)))
+                          .order_by(Incident.id).with_for_update())
 
 
 async def acting_user(

@@ -219,6 +219,7 @@ async def apply_changes(
     now = utcnow()
     if changes.title is not None and changes.title != incident.title:
         incident.title = changes.title
+        outbox.emit(session=session, kind="incident.title_changed", incident=incident)
     if changes.urgency is not None and changes.urgency != incident.urgency:
         incident.urgency = changes.urgency
         timeline.record(session=session, incident=incident, type_="urgency_change_log_entry",

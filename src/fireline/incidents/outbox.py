@@ -22,7 +22,7 @@ from fireline.incidents.models import Incident, OutboxEvent
 KINDS = (
     "incident.triggered", "incident.acknowledged", "incident.resolved",
     "incident.priority_changed", "incident.note_added", "incident.reassigned",
-    "incident.urgency_changed", "incident.responders_added",
+    "incident.urgency_changed", "incident.responders_added", "incident.title_changed",
 )
 
 
@@ -37,6 +37,7 @@ def snapshot(incident: Incident) -> dict[str, Any]:
         "priority": incident.priority.name if incident.priority else None,
         "service_id": incident.service_id,
         "incident_key": incident.incident_key,
+        "incident_type": "incident_default",  # PagerDuty's base type: the only one yet
         "created_at": isoformat(incident.created_at),
     }
 

@@ -82,7 +82,7 @@ async def create_status_update(
 ) -> dict[str, Any]:
     user, agent = await _writer(session, principal, from_header)
     incident = await access.visible_incident(
-        session=session, principal=principal, incident_id=incident_id)
+        session=session, principal=principal, incident_id=incident_id, for_update=True)
     sent = await send_status_update(
         session=session, incident=incident, agent=agent, sender=user, message=body.message,
         subject=body.subject, html_message=body.html_message)
@@ -120,7 +120,7 @@ async def subscribe(
     # PagerDuty's subscriber routes take no `From` header: nothing is attributed to anyone.
     access.require_incident_writer(principal)
     incident = await access.visible_incident(
-        session=session, principal=principal, incident_id=incident_id)
+        session=session, principal=principal, incident_id=incident_id, for_update=True)
     results = await add_subscribers(session=session, incident=incident,
                                     subscribers=body.subscribers)
     await session.commit()
@@ -137,7 +137,7 @@ async def unsubscribe(
     # PagerDuty's subscriber routes take no `From` header: nothing is attributed to anyone.
     access.require_incident_writer(principal)
     incident = await access.visible_incident(
-        session=session, principal=principal, incident_id=incident_id)
+        session=session, principal=principal, incident_id=incident_id, for_update=True)
     removed = await remove_subscribers(session=session, incident=incident,
                                        subscribers=body.subscribers)
     await session.commit()

@@ -175,10 +175,11 @@ async def update_incidents(
     from_header: FromHeader = None,
 ) -> dict[str, Any]:
     user, agent = await _writer(session, principal, from_header)
+    await access.lock_incidents(session=session, ids=[changes.id for changes in body.incidents])
     updated: list[Incident] = []
     for changes in body.incidents:
         incident = await access.visible_incident(
-            session=session, principal=principal, incident_id=changes.id)
+            session=session, principal=principal, incident_id=changes.id, for_update=True)
         updated.append(await lifecycle.apply_changes(
             session=session, incident=incident, agent=agent, author=user, changes=changes))
     await session.commit()
@@ -206,7 +207,7 @@ async def update_incident(
 ) -> dict[str, Any]:
     user, agent = await _writer(session, principal, from_header)
     incident = await access.visible_incident(
-        session=session, principal=principal, incident_id=incident_id)
+        session=session, principal=principal, incident_id=incident_id, for_update=True)
     await lifecycle.apply_changes(
         session=session, incident=incident, agent=agent, author=user, changes=body.incident)
     await session.commit()
@@ -220,7 +221,7 @@ async def create_note(
 ) -> dict[str, Any]:
     user, _ = await _writer(session, principal, from_header)
     incident = await access.visible_incident(
-        session=session, principal=principal, incident_id=incident_id)
+        session=session, principal=principal, incident_id=incident_id, for_update=True)
     note = await lifecycle.add_note(
         session=session, incident=incident, author=user, content=body.note.content)
     await session.commit()
@@ -244,7 +245,7 @@ async def create_responder_request(
 ) -> dict[str, Any]:
     user, agent = await _writer(session, principal, from_header)
     incident = await access.visible_incident(
-        session=session, principal=principal, incident_id=incident_id)
+        session=session, principal=principal, incident_id=incident_id, for_update=True)
     if body.requester_id != user.id:
         raise InvalidInputError(errors=["requester_id must be the user making the request"])
     if policies := body.escalation_policy_ids():

@@ -98,6 +98,13 @@ ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/incident_workflows"): _WORKFLOWS_R,
     ("POST", "/api/incident_workflows"): _WORKFLOWS_W,
     ("GET", "/api/incident_workflows/triggers"): _WORKFLOWS_R,
+    ("POST", "/api/incident_workflows/triggers"): _WORKFLOWS_W,
+    ("GET", "/api/incident_workflows/triggers/{trigger_id}"): _WORKFLOWS_R,
+    ("PUT", "/api/incident_workflows/triggers/{trigger_id}"): _WORKFLOWS_W,
+    ("DELETE", "/api/incident_workflows/triggers/{trigger_id}"): _WORKFLOWS_W,
+    ("POST", "/api/incident_workflows/triggers/{trigger_id}/services"): _WORKFLOWS_W,
+    ("DELETE", "/api/incident_workflows/triggers/{trigger_id}/services/{service_id}"):
+        _WORKFLOWS_W,
     ("GET", "/api/incident_workflows/actions"): _WORKFLOWS_R,
     ("GET", "/api/incident_workflows/actions/{action_id}"): _WORKFLOWS_R,
     ("GET", "/api/incident_workflows/{workflow_id}"): _WORKFLOWS_R,

@@ -79,7 +79,7 @@ from fireline.incidents import outbox, timeline
 from fireline.incidents.models import Incident, OutboxEvent
 from fireline.integrations import registry
 from fireline.vault.sealing import VaultError
-from fireline.workflows import runs, service, templates
+from fireline.workflows import runs, service, templates, triggers
 from fireline.workflows.builtins import (
     BUILTINS,
     BuiltinContext,
@@ -215,18 +215,20 @@ class Engine:
             workflows = [
                 workflow for workflow in await session.scalars(
                     select(Workflow).where(Workflow.enabled.is_(True)))
-                if workflow.trigger.get("type") == "conditional"
+                if triggers.is_automatic(workflow.trigger)
             ]
             if not workflows:
                 return len(events)
             present = set(await session.scalars(select(Incident.id).where(
                 Incident.id.in_({event.incident_id for event in events}))))
+            before = await self._snapshots_before(session, events) if any(
+                triggers.on_transitions(workflow.trigger) for workflow in workflows) else {}
             now = self.clock()
             for event in events:
                 if event.incident_id not in present:
                     continue
                 for workflow in workflows:
-                    if self._matches(workflow, event):
+                    if self._starts(workflow, event, before.get(event.id)):
                         definition = await self._definition(
                             session, workflow.id, workflow.current_version)
                         await runs.create_run(
@@ -235,20 +237,47 @@ class Engine:
             return len(events)
 
     @staticmethod
-    def _matches(workflow: Workflow, event: OutboxEvent) -> bool:
-        trigger = workflow.trigger
-        if event.kind not in trigger.get("on", []):
-            return False
+    async def _snapshots_before(session: AsyncSession, events: list[OutboxEvent]
+                                ) -> dict[int, dict[str, Any]]:
+        """For each event, the incident as the event before it (same incident) recorded it;
+        none for an incident's first event.
+
+        A "when conditions are met" trigger fires on the event that turns its condition from
+        false to true. Deciding that from the two snapshots, not from state the relay keeps,
+        makes the answer a function of the outbox alone: relays on several nodes may handle
+        one incident's events in any order, and a replayed event decides the same again. The
+        outbox order is the incidents' write order because writers lock the incident row
+        before they change it (`incidents.access.visible_incident(for_update=True)`)."""
+        found: dict[int, dict[str, Any]] = {}
+        last: dict[str, dict[str, Any]] = {}
+        for event in sorted(events, key=lambda item: item.id):
+            previous = last.get(event.incident_id)
+            if previous is None:
+                payload = await session.scalar(
+                    select(OutboxEvent.payload).where(
+                        OutboxEvent.incident_id == event.incident_id,
+                        OutboxEvent.id < event.id)
+                    .order_by(OutboxEvent.id.desc()).limit(1))
+                previous = payload.get("incident", {}) if payload else None
+            if previous is not None:
+                found[event.id] = previous
+            last[event.incident_id] = event.payload.get("incident", {})
+        return found
+
+    @staticmethod
+    def _starts(workflow: Workflow, event: OutboxEvent,
+                before: dict[str, Any] | None) -> bool:
         origin = event.payload.get("origin", {})
         if origin.get("workflow_id") == workflow.id:
             return False  # its own change: running again would loop
         if int(origin.get("depth", 0)) >= MAX_CHAIN_DEPTH:
             return False  # workflows triggering each other in a ring stop here
         snapshot = event.payload.get("incident", {})
-        services = trigger.get("services") or []
-        if services and snapshot.get("service_id") not in services:
-            return False
-        return templates.condition_holds(trigger.get("condition"), snapshot)
+        trigger = workflow.trigger
+        if triggers.on_transitions(trigger):
+            return triggers.holds(trigger, snapshot) and not (
+                before is not None and triggers.holds(trigger, before))
+        return triggers.starts_on(trigger, event.kind, snapshot)
 
     async def _definition(self, session: AsyncSession, workflow_id: str, version: int
                           ) -> Definition:
@@ -591,7 +620,9 @@ class Engine:
             return Outcome("failed", error=f"inputs: {problems}")
         if builtin.run is None:
             return Outcome("succeeded", output=builtin.output().model_dump(mode="json"))
-        incident = await session.get(Incident, facts.incident_id)
+        # Locked as every incident writer locks it (`incidents.access.visible_incident`).
+        incident = await session.get(Incident, facts.incident_id,
+                                     with_for_update={"of": Incident})
         if incident is None:
             return Outcome("failed", error="The incident no longer exists")
         user_id = facts.started_by_id or facts.updated_by_id or facts.created_by_id

@@ -62,7 +62,6 @@ FIELDS: dict[str, str] = {
     "incident.priority": "priority",
     "incident.priority.name": "priority",
     "incident.service.id": "service_id",
-    "incident.service.name": "service_name",
     "incident.incident_type": "incident_type",
     "incident.incident_type.name": "incident_type",
     "incident.incident_key": "incident_key",

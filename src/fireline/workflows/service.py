@@ -39,7 +39,7 @@ from fireline.core.errors import (
 from fireline.core.pagination import Page, PageParams, paginate
 from fireline.incidents import access as incident_access
 from fireline.incidents.models import Incident, Service
-from fireline.workflows import definitions, runs
+from fireline.workflows import definitions, runs, triggers
 from fireline.workflows.definitions import Definition
 from fireline.workflows.models import Run, RunStep, Workflow, WorkflowVersion
 
@@ -194,6 +194,25 @@ async def save_workflow(
     return workflow, definition
 
 
+async def replace_trigger(
+    *, session: AsyncSession, principal: Principal, workflow_id: str,
+    trigger: Mapping[str, Any], run_teams: list[str] | None = None,
+    request_id: str | None = None,
+) -> tuple[Workflow, Definition]:
+    """Saves the workflow with another trigger (and, when `run_teams` is given, who may run
+    it: those teams, or everyone when empty), as a new version like any other save."""
+    workflow = await get_workflow(session=session, workflow_id=workflow_id)
+    current = await definition_of(session=session, workflow_id=workflow.id,
+                                  version=workflow.current_version)
+    data = definitions.stored(current)
+    data["trigger"] = dict(trigger)
+    if run_teams is not None:
+        data["run_permission"] = {"type": "teams" if run_teams else "everyone",
+                                  "teams": run_teams}
+    return await save_workflow(session=session, principal=principal, data=data,
+                               workflow_id=workflow.id, request_id=request_id)
+
+
 async def get_workflow(*, session: AsyncSession, workflow_id: str) -> Workflow:
     workflow = await session.get(Workflow, workflow_id)
     if workflow is None:
@@ -255,6 +274,10 @@ async def start_manual(
         raise AccessDeniedError("Only members of this workflow's teams may run it")
     if not workflow.enabled:
         raise InvalidInputError(errors=["This workflow is disabled"])
+    if not triggers.is_automatic(workflow.trigger) and not triggers.covers(
+            workflow.trigger, incident.service_id):
+        raise InvalidInputError(errors=[
+            "This workflow is started by hand on incidents of its trigger's services only"])
     definition = await definition_of(session=session, workflow_id=workflow.id,
                                      version=workflow.current_version)
     run_id = await runs.create_run(session=session, workflow=workflow, definition=definition,

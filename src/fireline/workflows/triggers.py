@@ -225,3 +225,109 @@ def describe(trigger: Mapping[str, Any]) -> str:
         return "When an incident of type " + ", ".join(trigger.get("incident_types", [])) + \
             " is created"
     return "Manual"
+
+
+# --- PagerDuty's `IncidentWorkflowTrigger` ------------------------------------------------------
+#
+# Fireline keeps one trigger per workflow, in its definition; PagerDuty's triggers resource
+# reads and writes that one, under the workflow's id. Its fields map onto ours:
+#   trigger_type conditional + condition        → {type: conditional, when: conditions_met}
+#   trigger_type conditional, no condition      → {type: conditional, when: created}
+#   trigger_type incident_type + incident_types → {type: incident_type}
+#   trigger_type manual                         → {type: manual}; permissions.restricted with
+#                                                 team_id → the run permission of that team
+#   services / is_subscribed_to_all_services    → `services` (none listed: every service)
+# Our `on: [events]` and "when created, with a condition" have no PagerDuty form: they read
+# back as `conditional` with `event_types` / `fireline_when` beside PagerDuty's fields.
+
+
+class _PdOpen(BaseModel):
+    # PagerDuty clients send read-only fields back (`id`, `self`, `trigger_url`, ...).
+    model_config = ConfigDict(extra="ignore")
+
+
+class PdReference(_PdOpen):
+    id: str = Field(min_length=1, max_length=64)
+
+
+class PdPermissions(_PdOpen):
+    restricted: bool = False
+    team_id: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _team_when_restricted(self) -> PdPermissions:
+        # PagerDuty: team_id is "required and allowed if and only if" restricted is true.
+        if self.restricted != (self.team_id is not None):
+            raise ValueError("permissions.team_id is required when restricted is true, and "
+                             "allowed only then")
+        return self
+
+
+class PdTrigger(_PdOpen):
+    trigger_type: Literal["conditional", "manual", "incident_type"]
+    workflow: PdReference | None = None
+    condition: str | None = Field(default=None, max_length=2000)
+    incident_types: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=100)
+    services: list[PdReference] | None = Field(default=None, max_length=100)
+    is_subscribed_to_all_services: bool | None = None
+    permissions: PdPermissions | None = None
+
+    @model_validator(mode="after")
+    def _fits_its_type(self) -> PdTrigger:
+        if self.condition is not None and self.trigger_type != "conditional":
+            raise ValueError("condition is allowed only for conditional triggers")
+        if self.condition is not None and not self.condition.strip():
+            raise ValueError("condition is empty: leave it out to start on creation")
+        if self.incident_types is not None and self.trigger_type != "incident_type":
+            raise ValueError("incident_types is allowed only for incident_type triggers")
+        if self.trigger_type == "incident_type" and not self.incident_types:
+            raise ValueError("an incident_type trigger needs incident_types")
+        if self.permissions is not None and self.permissions.restricted \
+                and self.trigger_type != "manual":
+            raise ValueError("permissions apply to manual triggers only")
+        if self.is_subscribed_to_all_services and self.services:
+            raise ValueError("services are listed, and is_subscribed_to_all_services is true: "
+                             "choose one")
+        if self.is_subscribed_to_all_services is False and not self.services:
+            raise ValueError("is_subscribed_to_all_services is false: list the services")
+        return self
+
+    def ours(self) -> dict[str, Any]:
+        """Our trigger (as the definition's `trigger`)."""
+        services = [item.id for item in self.services or []]
+        if self.trigger_type == "manual":
+            return {"type": "manual", "services": services}
+        if self.trigger_type == "incident_type":
+            return {"type": "incident_type", "incident_types": list(self.incident_types or []),
+                    "services": services}
+        if self.condition is not None:
+            return {"type": "conditional", "when": "conditions_met",
+                    "condition": self.condition, "services": services}
+        return {"type": "conditional", "when": "created", "services": services}
+
+    def run_teams(self) -> list[str] | None:
+        """The teams that may start it by hand, when it says (manual triggers only)."""
+        if self.trigger_type != "manual" or self.permissions is None:
+            return None
+        return [self.permissions.team_id] if self.permissions.team_id else []
+
+
+def pagerduty_fields(trigger: Mapping[str, Any]) -> dict[str, Any]:
+    """PagerDuty's fields for our trigger (ids only; the caller adds references)."""
+    kind = trigger.get("type", "manual")
+    fields: dict[str, Any] = {"trigger_type": kind, "trigger_type_name": TYPE_NAMES[kind]}
+    if kind == "conditional":
+        when = trigger.get("when")
+        if trigger.get("condition") and when != "created":
+            fields["condition"] = trigger["condition"]
+        if when == "created" and trigger.get("condition"):
+            fields["fireline_when"] = "created"
+            fields["fireline_condition"] = trigger["condition"]
+        if trigger.get("on"):
+            fields["event_types"] = list(trigger["on"])
+            if trigger.get("condition"):
+                fields["condition"] = trigger["condition"]
+    elif kind == "incident_type":
+        fields["incident_types"] = list(trigger.get("incident_types", []))
+    return fields

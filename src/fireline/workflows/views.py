@@ -1,7 +1,7 @@
 """REST API for incident workflows, in PagerDuty's wrapped shapes:
 
     GET|POST          /api/incident_workflows
-    GET               /api/incident_workflows/triggers
+    /api/incident_workflows/triggers...                          `trigger_views`
     GET               /api/incident_workflows/actions            the action catalog
     GET               /api/incident_workflows/actions/{id}
     GET|PUT|DELETE    /api/incident_workflows/{id}
@@ -40,7 +40,7 @@ from fireline.core.errors import InvalidInputError, NotFoundError, located_messa
 from fireline.core.pagination import Pagination
 from fireline.core.redaction import registry as secrets_registry
 from fireline.core.resources import reference, resource
-from fireline.incidents.models import Incident, Service
+from fireline.incidents.models import Incident
 from fireline.incidents.shapes import incident_ref
 from fireline.workflows import catalog, pagerduty_shape, service
 from fireline.workflows.definitions import Definition
@@ -253,35 +253,6 @@ async def create_workflow(
         session=session, principal=principal, data=data, request_id=_request_id(request))
     await session.commit()
     return {"incident_workflow": await _answer(request, session, workflow, asked or given)}
-
-
-@router.get("/incident_workflows/triggers")
-async def list_triggers(
-    request: Request, principal: CurrentPrincipal, session: Session, page: Pagination,
-) -> dict[str, Any]:
-    base = _base(request)
-    found = await service.list_workflows(session=session, params=page)
-    service_ids = {sid for wf in found.items for sid in wf.trigger.get("services", [])}
-    services = {s.id: s for s in (await session.scalars(
-        select(Service).where(Service.id.in_(service_ids)))).unique()} if service_ids else {}
-    items = []
-    for workflow in found.items:
-        trigger = workflow.trigger
-        wanted = trigger.get("services", [])
-        items.append({
-            "id": workflow.id,
-            "type": "workflow_trigger",
-            "trigger_type": trigger["type"],
-            "workflow": reference(base, "incident_workflow", workflow.id, workflow.name),
-            "event_types": trigger.get("on", []),
-            "condition": trigger.get("condition"),
-            "services": [reference(base, "service", sid, services[sid].name)
-                         for sid in wanted if sid in services],
-            "is_subscribed_to_all_services": not wanted,
-            "permissions": {"restricted": workflow.run_permission == "teams",
-                            "team_ids": workflow.run_team_ids},
-        })
-    return found.body("triggers", items)
 
 
 def _cursor_after(cursor: str | None) -> str | None:
