@@ -17,8 +17,9 @@ From PagerDuty's shape to ours (`to_definition`):
   is reported at once, naming the step (its position and name) and the input.
 - A tool action's `connection` input names the connection by id; absent or empty, the tool's
   default.
-- Step ids come from the step's `id` when it is a valid id of ours (what our reads give),
-  else from its name (`Send Status Update` → `send_status_update`, made unique).
+- Step ids come from the step's `id` when it is a valid id of ours (what our reads give;
+  the first step giving an id has it, wherever it is), else from its name
+  (`Send Status Update` → `send_status_update`, made unique, never one a step gives).
 - `inline_steps_inputs` are a logic step's nested steps: `then`/`else` of
   `fireline.condition`, PagerDuty's `Actions` (or our `steps`) of its Loop Until.
 - What PagerDuty's shape has no field for comes from the version being replaced (PUT): the
@@ -30,9 +31,11 @@ From PagerDuty's shape to ours (`to_definition`):
   `run_permission` decides who may run it). Storing it without enforcing it would promise
   what is not kept.
 
-From ours to PagerDuty's (`steps`, `workflow`): step names are the ids in words
+From ours to PagerDuty's (`pd_step`, `workflow_body`): step names are the ids in words
 (`send_status_update` → `Send status update`), inputs carry the values set in `with`
-(serialised as strings) and the connection, outputs are the action's.
+(serialised as strings; text in a json input that would read as JSON is written as a JSON
+string, so that it reads back as text) and the connection, outputs are the action's. There
+is no `team` (PagerDuty's is a team reference when present; ours have none).
 """
 
 from __future__ import annotations
@@ -169,10 +172,12 @@ def _convert(spec: catalog.Input, raw: Any) -> Any:
     return raw
 
 
-def _model_errors(action: catalog.CatalogAction, values: dict[str, Any], label: str
-                  ) -> list[str]:
-    """The action's own validation of the fixed inputs, in the input names the body used."""
+def _model_errors(action: catalog.CatalogAction, values: dict[str, Any], label: str,
+                  failed: set[str]) -> list[str]:
+    """The action's own validation of the fixed inputs, in the input names the body used;
+    `failed`: the inputs whose value did not convert (reported already)."""
     templated = {key for key, value in values.items() if templates.is_templated(value)}
+    unchecked = templated | failed
     try:
         action.model.model_validate({k: v for k, v in values.items() if k not in templated})
     except ValidationError as exc:
@@ -180,8 +185,10 @@ def _model_errors(action: catalog.CatalogAction, values: dict[str, Any], label: 
         errors = []
         for item in exc.errors(include_input=False, include_url=False):
             loc = item["loc"]
-            if (loc[0] in templated) if loc else templated:
-                continue  # checked when rendered, as `definitions` does
+            # A templated input is checked when rendered, as `definitions` does; one that did
+            # not convert is missing here, and "Field required" would only repeat its error.
+            if (loc[0] in unchecked) if loc else unchecked:
+                continue
             where = f"input {names.get(str(loc[0]), str(loc[0]))!r}" if loc else "inputs"
             if len(loc) > 1:
                 where += "." + ".".join(str(part) for part in loc[1:])
@@ -191,15 +198,28 @@ def _model_errors(action: catalog.CatalogAction, values: dict[str, Any], label: 
 
 
 class _Converter:
-    def __init__(self, previous: Definition | None) -> None:
+    def __init__(self, previous: Definition | None, steps: list[PdStep]) -> None:
         self.errors: list[str] = []
-        self.taken: set[str] = set()
         self.previous = {step.id: step for step in previous.all_steps} if previous else {}
+        # Given ids are reserved before any id is made from a name: a new step named "Note"
+        # put before the step `note` must not take its id (and its retry, timeout and the
+        # templates that refer to it).
+        self.reserved: dict[str, PdStep] = {}
+        self._reserve(steps)
+        self.taken: set[str] = set(self.reserved)
+
+    def _reserve(self, steps: list[PdStep]) -> None:
+        for step in steps:
+            if step.id and _STEP_ID.match(step.id):
+                self.reserved.setdefault(step.id, step)
+            for inline in step.action_configuration.inline_steps_inputs:
+                self._reserve(inline.value.steps)
 
     def _id(self, step: PdStep) -> str:
         given = step.id
-        step_id = given if given and _STEP_ID.match(given) and given not in self.taken \
-            else step_id_for(step.name, self.taken)
+        if given and self.reserved.get(given) is step:
+            return given
+        step_id = step_id_for(step.name, self.taken)
         self.taken.add(step_id)
         return step_id
 
@@ -219,6 +239,7 @@ class _Converter:
         values: dict[str, Any] = {}
         connection = catalog.DEFAULT_CONNECTION
         seen: set[str] = set()
+        failed: set[str] = set()
         for item in config.inputs:
             spec = action.input_named(item.name)
             if spec is None:
@@ -239,8 +260,9 @@ class _Converter:
             try:
                 values[spec.key] = _convert(spec, item.value)
             except ValueError as exc:
+                failed.add(spec.key)
                 self.errors.append(f"{label}: input {item.name!r}: {exc}")
-        self.errors.extend(_model_errors(action, values, label))
+        self.errors.extend(_model_errors(action, values, label, failed))
         step: dict[str, Any] = {"id": step_id, "action": action.key, "with": values}
         if action.integration is not None:
             step["connection"] = connection
@@ -270,7 +292,7 @@ def to_definition(data: Mapping[str, Any], *, previous: Definition | None = None
     except ValidationError as exc:
         raise InvalidInputError("Invalid workflow definition",
                                 errors=located_messages(exc, "incident_workflow")) from None
-    converter = _Converter(previous)
+    converter = _Converter(previous, workflow.steps)
     if workflow.team is not None:
         converter.errors.append(
             "team: Fireline has no team-scoped edit permission for workflows (global "
@@ -308,8 +330,21 @@ def _inputs(action: catalog.CatalogAction | None, step: Step) -> list[dict[str, 
         spec = by_key.get(key)
         inputs.append({"name": spec.name if spec else key,
                        "parameter_type": spec.type if spec else "json",
-                       "value": catalog.serialise(value)})
+                       "value": _value_text(spec, value)})
     return inputs
+
+
+def _value_text(spec: catalog.Input | None, value: Any) -> str:
+    """A value as an input's text, read back by `_convert` as the same value: text a json
+    input holds that would read as JSON (`"123"`, `"{...}"`) is written as a JSON string."""
+    if spec is not None and spec.type == "json" and isinstance(value, str) \
+            and not templates.is_templated(value):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
+        return json.dumps(value, ensure_ascii=False)
+    return catalog.serialise(value)
 
 
 def pd_step(step: Step) -> dict[str, Any]:
@@ -337,10 +372,11 @@ def workflow_body(base_url: str, workflow: Workflow, definition: Definition | No
                   ) -> dict[str, Any]:
     """The workflow in PagerDuty's `IncidentWorkflow` shape; its steps when `definition`
     is given."""
+    # No `team`: PagerDuty's is an object (a team reference) when present, and Fireline's
+    # workflows have none (`to_definition` refuses one).
     body = resource(base_url, "incident_workflow", workflow.id, workflow.name,
                     name=workflow.name, description=workflow.description,
-                    created_at=isoformat(workflow.created_at), is_enabled=workflow.enabled,
-                    team=None)
+                    created_at=isoformat(workflow.created_at), is_enabled=workflow.enabled)
     if definition is not None:
         body["steps"] = [pd_step(step) for step in definition.steps]
     return body
