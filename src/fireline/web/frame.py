@@ -3,7 +3,8 @@ CSRF on every form, and the 404/403 pages.
 
 Pages authenticate by the session cookie only. A form posts the session-derived CSRF token as
 the `csrf_token` field (htmx sends the same form fields), so every form works without
-JavaScript. Signed out, a page redirects to the sign-in form and comes back after it.
+JavaScript. Signed out, a page redirects to the sign-in form and comes back after it. A page
+(a whole one, asked for with GET) shows the viewer's unread status updates in its header.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlencode
@@ -25,6 +27,7 @@ from fireline.accounts import service
 from fireline.accounts.permissions import SESSION_COOKIE, Principal, Session, csrf_token_for
 from fireline.accounts.roles import BaseRole
 from fireline.core.errors import AccessDeniedError, ConflictError, InvalidInputError
+from fireline.incidents import status_updates
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -37,6 +40,8 @@ PAGE_HEADERS = {
     "cache-control": "no-store",
 }
 FLASH_COOKIE = "fireline_flash"
+# The header lists this many of the viewer's unread status updates (and counts them all).
+UNREAD_LISTED = 5
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Paths that answer machines in JSON, never with an HTML page.
 _MACHINE_PREFIXES = ("/api/", "/v2/", "/oauth/token", "/oauth/revoke", "/.well-known/",
@@ -62,11 +67,26 @@ NAVIGATION: list[tuple[str, Any]] = [
 
 
 @dataclass(frozen=True)
+class UnreadUpdate:
+    """A status update delivered to the viewer and not read yet, in plain values: a refused
+    form rolls the session back, which expires what it loaded, and the layout still shows
+    these."""
+
+    incident_id: str
+    incident_number: int
+    incident_title: str
+    text: str  # its subject, else its message
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Viewer:
     """The signed-in user of a page, as the services see them (a session principal)."""
 
     principal: Principal
     csrf_token: str
+    unread: tuple[UnreadUpdate, ...] = ()
+    unread_count: int = 0
 
     @property
     def user(self) -> Any:
@@ -133,10 +153,22 @@ async def current_viewer(request: Request, session: Session) -> Viewer:
         if not hmac.compare_digest(sent, viewer.csrf_token):
             raise AccessDeniedError("This form has expired or did not come from Fireline: "
                                     "reload the page and try again")
+    elif not is_htmx(request):  # a whole page: its header counts the unread status updates
+        return await with_unread(session, viewer)
     return viewer
 
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+async def with_unread(session: AsyncSession, viewer: Viewer) -> Viewer:
+    """`viewer` with their unread status updates, for the layout's header."""
+    found, total = await status_updates.unread(session=session, principal=viewer.principal,
+                                               limit=UNREAD_LISTED)
+    return replace(viewer, unread_count=total, unread=tuple(
+        UnreadUpdate(item.incident_id, item.incident_number, item.incident_title,
+                     item.status_update.subject or item.status_update.message,
+                     item.status_update.created_at) for item in found))
 
 
 def permits(check: Callable[[Principal], None], principal: Principal) -> bool:

@@ -1,24 +1,27 @@
 """Pages of the incidents domain (see DESIGN.md, the web app): the incident list, an
-incident with its timeline and notes, and log entries (which live on their incident's page).
+incident with its timeline, notes, status updates, stakeholders and conference bridge, and log
+entries (which live on their incident's page).
 
 The list filters as PagerDuty's does — status, urgency, service, team, assigned to me and the
 dates created (the last 30 days unless the dates or "all dates" say otherwise) — through a GET
 form, so a filtered list is a URL to share. Its table is a partial of its own, which the page
 polls with htmx. Responders acknowledge or resolve the rows they tick in bulk; on an
-incident's page they add notes, acknowledge, resolve, reassign, change urgency or priority and
-add responders.
+incident's page they add notes, acknowledge, resolve, reassign, change urgency or priority, add
+responders, send status updates, add or remove stakeholders and set the conference bridge.
+Opening an incident marks the status updates it sent the viewer read.
 
 Every page reads and writes through the functions the REST views call, with the signed-in
 user's principal and the same checks, so a page shows and does exactly what the API would for
 that user: an incident a restricted user is not assigned to is the 404 page, as it is a 404 in
 the API; a role that may not change incidents sees no action forms, and its POST is the 403
 page. A refused form comes back with status 400, the message beside its field and what was
-typed kept.
+typed kept; htmx posts the status-update forms and swaps a refused one in place (the section
+alone), and follows a success's redirect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
@@ -26,12 +29,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fireline.accounts import service as accounts
-from fireline.accounts.models import User
+from fireline.accounts.models import Team, User
 from fireline.accounts.permissions import Principal, Session
 from fireline.accounts.service import InvalidFieldError
 from fireline.core.clock import utc_bound, utcnow
@@ -43,13 +47,29 @@ from fireline.core.errors import (
 )
 from fireline.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, Pagination
 from fireline.core.resources import html_url
-from fireline.incidents import access, catalog, lifecycle, listing, timeline
+from fireline.incidents import access, catalog, lifecycle, listing, status_updates, timeline
 from fireline.incidents.models import Incident, LogEntry
 from fireline.incidents.responders import ResponderRequestCreate
-from fireline.incidents.schemas import BulkIncidentUpdate, IncidentChanges, NoteFields, Urgency
+from fireline.incidents.schemas import (
+    BulkIncidentUpdate,
+    ConferenceBridge,
+    IncidentChanges,
+    NoteFields,
+    Urgency,
+)
+from fireline.incidents.status_updates import NotificationSubscriber, StatusUpdateCreate
 
 # The REST list's own conversion of `since`/`until` to UTC: the page must not disagree.
-from fireline.web.frame import CurrentViewer, FormState, Viewer, is_htmx, permits, redirect, render
+from fireline.web.frame import (
+    CurrentViewer,
+    FormState,
+    Viewer,
+    is_htmx,
+    permits,
+    redirect,
+    render,
+    with_unread,
+)
 
 router = APIRouter(include_in_schema=False)
 M = TypeVar("M", bound=BaseModel)
@@ -84,6 +104,8 @@ _ENTRY_LABELS = {
     "responder_request_log_entry": "Responders requested",
     "workflow_run_log_entry": "Workflow run",
     "workflow_step_log_entry": "Workflow step",
+    "status_update_log_entry": "Status update",
+    "conference_bridge_change_log_entry": "Conference bridge changed",
 }
 # Agents that have a page of their own (`html_url` kinds); any other is shown by name only.
 _AGENT_PAGES = frozenset({"user", "service", "incident_workflow"})
@@ -302,6 +324,15 @@ async def incident_page(
 ) -> Response:
     incident = await access.visible_incident(
         session=session, principal=viewer.principal, incident_id=incident_id)
+    if await status_updates.has_unread(session=session, user=viewer.user,
+                                       incident_id=incident.id):
+        # Written apart from this reading session, as `priorities_for_reading` writes (on
+        # SQLite a reading transaction may not upgrade to write); then a new snapshot.
+        async with request.app.state.database.transaction() as writer:
+            await status_updates.mark_read(session=writer, user=viewer.user,
+                                           incident_id=incident.id)
+        await session.commit()
+        viewer = await with_unread(session, viewer)
     if permits(access.require_incident_writer, viewer.principal):
         # The priority form lists them: seeded on first use, as `GET /api/priorities` does.
         await catalog.priorities_for_reading(db=request.app.state.database, session=session)
@@ -317,7 +348,28 @@ class ActionForm(FormState):
     chosen: list[str] = field(default_factory=list)
 
 
-_ACTIONS = ("note", "status", "assign", "urgency", "priority", "responders")
+_ACTIONS = ("note", "status", "assign", "urgency", "priority", "responders", "status_update",
+            "stakeholders", "bridge")
+# The page shows this many status updates, newest first; the timeline has every one.
+STATUS_UPDATES_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class StatusUpdateRow:
+    id: str
+    sender: User | None
+    at: datetime
+    subject: str | None
+    message: str
+    # Sanitised when it was stored, and again here as it is shown.
+    html: Markup | None
+
+
+def status_update_row(item: status_updates.StatusUpdate) -> StatusUpdateRow:
+    html = (Markup(status_updates.sanitise_html(item.html_message))  # noqa: S704
+            if item.html_message else None)
+    return StatusUpdateRow(item.id, item.sender, item.created_at, item.subject, item.message,
+                           html)
 
 
 async def incident_context(
@@ -339,8 +391,19 @@ async def incident_context(
         "assign": ActionForm(chosen=[item.user_id for item in incident.assignments]),
         "urgency": ActionForm({"urgency": incident.urgency}),
         "priority": ActionForm({"priority_id": incident.priority_id or ""}),
+        "bridge": ActionForm({"conference_number": incident.conference_number or "",
+                              "conference_url": incident.conference_url or ""}),
     }
+    updates = await status_updates.list_status_updates(
+        session=session, incident=incident, params=PageParams(limit=STATUS_UPDATES_SHOWN))
+    stakeholders = (await status_updates.list_subscribers(
+        session=session, incident=incident, params=PageParams(limit=MAX_LIMIT))).items
     return {
+        "status_updates": [status_update_row(item) for item in updates.items],
+        "more_status_updates": updates.more, "stakeholders": stakeholders,
+        "subscribed": {f"{item.subscriber_type}:{item.subscriber_id}" for item in stakeholders},
+        "teams": [team for team, _ in await accounts.list_teams(session=session)]
+        if may_change else [],
         "incident": incident, "tones": STATUS_TONES,
         "timeline": [timeline_row(entry) for entry in entries.items],
         "notes": await lifecycle.list_notes(session=session, incident=incident),
@@ -363,14 +426,17 @@ async def _writer(session: AsyncSession, viewer: Viewer) -> tuple[User, timeline
     return user, timeline.Agent.user(user, "website")
 
 
-def _valid(model: type[M], data: dict[str, Any], field_name: str, empty: str) -> M:
-    """`data` checked by the REST request schema; a refusal names the form's field."""
+def _valid(model: type[M], data: dict[str, Any], field_name: str, empty: str,
+           fields: Collection[str] = ()) -> M:
+    """`data` checked by the REST request schema; a refusal names the form's field: the one
+    of `fields` it is about (the form's names are the schema's), else `field_name`."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         item = exc.errors()[0]
         short = item["type"] in {"string_too_short", "too_short", "missing"}
-        raise InvalidFieldError(field_name, empty if short else validation_message(item)
+        where = str(item["loc"][0]) if item["loc"] and item["loc"][0] in fields else field_name
+        raise InvalidFieldError(where, empty if short else validation_message(item)
                                 ) from exc
 
 
@@ -378,11 +444,12 @@ Change = Callable[[Incident, User, timeline.Agent], Awaitable[str]]
 
 
 async def _act(request: Request, viewer: Viewer, session: AsyncSession, incident_id: str,
-               form: ActionForm, name: str, change: Change, field_name: str | None = None
-               ) -> Response:
+               form: ActionForm, name: str, change: Change, field_name: str | None = None,
+               partial: str | None = None) -> Response:
     """Runs one action's `change` (which returns the flash text): a 303 back to the
     incident, or the page again with status 400 and `form` showing why — beside
-    `field_name` when the refusal names no field of its own."""
+    `field_name` when the refusal names no field of its own. htmx gets the `partial`
+    template alone when there is one."""
     user, agent = await _writer(session, viewer)
     incident = await access.visible_incident(
         session=session, principal=viewer.principal, incident_id=incident_id)
@@ -401,18 +468,20 @@ async def _act(request: Request, viewer: Viewer, session: AsyncSession, incident
             form.errors[where] = text
         else:
             form.message = text
-        return await _refused_page(request, viewer, session, incident_id, name, form)
+        return await _refused_page(request, viewer, session, incident_id, name, form, partial)
     await session.commit()
     return redirect(request, f"/incidents/{incident_id}", flash=flash)
 
 
 async def _refused_page(request: Request, viewer: Viewer, session: AsyncSession,
-                        incident_id: str, name: str, form: ActionForm) -> HTMLResponse:
+                        incident_id: str, name: str, form: ActionForm,
+                        partial: str | None = None) -> HTMLResponse:
     incident = await access.visible_incident(
         session=session, principal=viewer.principal, incident_id=incident_id)
     context = await incident_context(session=session, principal=viewer.principal,
                                      incident=incident, forms={name: form})
-    return render(request, "incidents/detail.html", 400, viewer=viewer, **context)
+    template = partial if partial and is_htmx(request) else "incidents/detail.html"
+    return render(request, template, 400, viewer=viewer, **context)
 
 
 @router.post("/incidents/{incident_id}/notes")
@@ -513,6 +582,104 @@ async def add_responders(incident_id: str, request: Request, viewer: CurrentView
 
     return await _act(request, viewer, session, incident_id,
                       ActionForm({"message": message}, chosen=user_id), "responders", change)
+
+
+# Status updates, stakeholders and the conference bridge (incidents.status_updates)
+
+_STATUS_UPDATES = "incidents/_status_updates.html"
+
+
+@router.post("/incidents/{incident_id}/status_updates")
+async def send_status_update(incident_id: str, request: Request, viewer: CurrentViewer,
+                             session: Session, message: str = Form(""),
+                             subject: str = Form("")) -> Response:
+    async def change(incident: Incident, user: User, agent: timeline.Agent) -> str:
+        body = _valid(StatusUpdateCreate,
+                      {"message": message.strip(), "subject": subject.strip() or None},
+                      "message", "Write the status update first.", ("message", "subject"))
+        sent = await status_updates.send_status_update(
+            session=session, incident=incident, agent=agent, sender=user,
+            message=body.message, subject=body.subject)
+        if not sent.notified:
+            return "Status update sent; no stakeholder to notify."
+        return f"Status update sent; {_count(sent.notified, 'user')} notified."
+
+    return await _act(request, viewer, session, incident_id,
+                      ActionForm({"message": message, "subject": subject}), "status_update",
+                      change, "message", _STATUS_UPDATES)
+
+
+def _subscriber(value: str) -> NotificationSubscriber:
+    """`user:<id>` or `team:<id>`, as the stakeholder forms send it."""
+    kind, _, id_ = value.partition(":")
+    return _valid(NotificationSubscriber, {"subscriber_type": kind, "subscriber_id": id_},
+                  "subscriber", "Choose a user or a team.")
+
+
+async def _named(session: AsyncSession, subscriber: NotificationSubscriber) -> str:
+    found = await session.get(User if subscriber.subscriber_type == "user" else Team,
+                              subscriber.subscriber_id)
+    if isinstance(found, User | Team):
+        return found.name
+    return f"{subscriber.subscriber_type.capitalize()} {subscriber.subscriber_id}"
+
+
+@router.post("/incidents/{incident_id}/stakeholders")
+async def add_stakeholder(incident_id: str, request: Request, viewer: CurrentViewer,
+                          session: Session, subscriber: str = Form("")) -> Response:
+    async def change(incident: Incident, _user: User, _agent: timeline.Agent) -> str:
+        wanted = _subscriber(subscriber)
+        try:
+            [(_, result)] = await status_updates.add_subscribers(
+                session=session, incident=incident, subscribers=[wanted])
+        except InvalidInputError as error:  # "Team P123 not found"
+            raise InvalidFieldError("subscriber", "; ".join(error.errors)) from error
+        name = await _named(session, wanted)
+        return (f"{name} is a stakeholder already." if result == "duplicate"
+                else f"{name} will be notified of status updates.")
+
+    return await _act(request, viewer, session, incident_id,
+                      ActionForm({"subscriber": subscriber}), "stakeholders", change,
+                      "subscriber", _STATUS_UPDATES)
+
+
+@router.post("/incidents/{incident_id}/stakeholders/{subscriber_type}/{subscriber_id}/remove")
+async def remove_stakeholder(incident_id: str, subscriber_type: str, subscriber_id: str,
+                             request: Request, viewer: CurrentViewer,
+                             session: Session) -> Response:
+    async def change(incident: Incident, _user: User, _agent: timeline.Agent) -> str:
+        try:
+            wanted = _subscriber(f"{subscriber_type}:{subscriber_id}")
+        except InvalidFieldError as error:  # about the button, not the field to add one
+            raise InvalidInputError(error.message) from error
+        removed = await status_updates.remove_subscribers(
+            session=session, incident=incident, subscribers=[wanted])
+        name = await _named(session, wanted)
+        return (f"{name} is no longer a stakeholder." if removed.deleted
+                else f"{name} was not a stakeholder.")
+
+    return await _act(request, viewer, session, incident_id, ActionForm(), "stakeholders",
+                      change, partial=_STATUS_UPDATES)
+
+
+@router.post("/incidents/{incident_id}/conference_bridge")
+async def set_conference_bridge(incident_id: str, request: Request, viewer: CurrentViewer,
+                                session: Session, conference_number: str = Form(""),
+                                conference_url: str = Form("")) -> Response:
+    """Both fields empty (the Remove button sends neither) removes the bridge."""
+    typed = {"conference_number": conference_number, "conference_url": conference_url}
+
+    async def change(incident: Incident, _user: User, agent: timeline.Agent) -> str:
+        bridge = _valid(ConferenceBridge, typed, "conference_url", "", tuple(typed))
+        changed = status_updates.set_conference_bridge(
+            session=session, incident=incident, agent=agent,
+            bridge=bridge if bridge.is_set else None)
+        if not changed:
+            return "The conference bridge is unchanged."
+        return "Conference bridge set." if bridge.is_set else "Conference bridge removed."
+
+    return await _act(request, viewer, session, incident_id, ActionForm(typed), "bridge",
+                      change, "conference_url", _STATUS_UPDATES)
 
 
 # Log entries
