@@ -44,6 +44,9 @@ def test_design_example_parses_with_defaults() -> None:
      "template does not parse"),
     ({"id": "n", "action": "fireline.add_note", "connection": "PX", "with": {"content": "x"}},
      "built-in actions take no connection"),
+    # A name no run has would fail every run: refused when saved.
+    ({"id": "n", "action": "fireline.add_note", "with": {"content": "on {{ today }}"}},
+     "unknown name today"),
 ])
 def test_invalid_steps_are_refused_naming_the_problem(step: dict[str, Any], expected: str
                                                       ) -> None:
@@ -54,6 +57,10 @@ def test_invalid_steps_are_refused_naming_the_problem(step: dict[str, Any], expe
 def test_templated_inputs_are_checked_at_run_time_not_save_time() -> None:
     definitions.parse(_definition({**SEARCH, "with": {**SEARCH["with"],
                                                       "size": "{{ 5 * 4 }}"}}))
+    # Every name of the run's scope, Jinja's own globals and a template's own variables.
+    definitions.parse(_definition({"id": "n", "action": "fireline.add_note", "with": {
+        "content": "{{ current_date }} {{ incident.title }} {{ run.id }} {{ workflow.name }} "
+                   "{{ steps | length }} {% for i in range(2) %}{{ i }}{% endfor %}"}}))
 
 
 def test_needs_cycles_unknown_needs_and_duplicates_are_refused() -> None:

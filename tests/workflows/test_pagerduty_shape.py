@@ -164,9 +164,6 @@ async def test_reads_answer_in_the_shape_asked_by_query_or_accept(
     assert errors_of(bad) == ["Accept: format is fireline or pagerduty, not 'yaml'"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "PagerDuty's variable {{current_date}} is not in the run's template scope "
-    "(engine._scope): the run fails with \"'current_date' is undefined\""))
 async def test_pagerdutys_request_example_runs_on_an_incident(
     client: httpx.AsyncClient, make_actor, engine: Engine
 ) -> None:

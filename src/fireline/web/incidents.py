@@ -285,11 +285,13 @@ async def bulk_change(
     except ValidationError as exc:
         raise InvalidInputError("; ".join(validation_message(item) for item in exc.errors())
                                 ) from exc
+    await access.lock_incidents(session=session, ids=[changes.id for changes in body.incidents])
     changed, already, refused = 0, 0, []
     for changes in body.incidents:
         try:
             incident = await access.visible_incident(
-                session=session, principal=viewer.principal, incident_id=changes.id)
+                session=session, principal=viewer.principal, incident_id=changes.id,
+                for_update=True)
         except NotFoundError:
             refused.append(f"{changes.id} (not found)")
             continue
@@ -452,7 +454,7 @@ async def _act(request: Request, viewer: Viewer, session: AsyncSession, incident
     template alone when there is one."""
     user, agent = await _writer(session, viewer)
     incident = await access.visible_incident(
-        session=session, principal=viewer.principal, incident_id=incident_id)
+        session=session, principal=viewer.principal, incident_id=incident_id, for_update=True)
     try:
         flash = await change(incident, user, agent)
     except (InvalidInputError, ArgumentsCausedError) as error:

@@ -379,11 +379,12 @@ class Engine:
         assert isinstance(rendered, dict)
         return rendered
 
-    @staticmethod
-    async def _scope(session: AsyncSession, facts: RunFacts) -> dict[str, Any]:
-        """What templates and logic expressions see: the incident now, earlier steps."""
+    async def _scope(self, session: AsyncSession, facts: RunFacts) -> dict[str, Any]:
+        """What templates and logic expressions see: the incident now, earlier steps, and
+        PagerDuty's `current_date` (ISO 8601, UTC)."""
         incident = await session.get(Incident, facts.incident_id)
         return {
+            "current_date": self.clock().date().isoformat(),
             "incident": outbox.snapshot(incident) if incident else {},
             "steps": await runs.outputs(session, facts.run_id),
             "run": {"id": facts.run_id},

@@ -1,7 +1,7 @@
 """Sandboxed Jinja2 for step inputs and trigger conditions (SEC-6).
 
 Templates see only what a run passes in — the incident, earlier steps' outputs, the run and
-workflow ids — never settings, the environment or Python objects: the sandbox refuses
+workflow ids, the date — never settings, the environment or Python objects: the sandbox refuses
 attribute access to internals, and nothing else is in scope.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 _inputs = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -32,13 +32,23 @@ def is_templated(value: Any) -> bool:
     return False
 
 
+# The names a step's template may use: what the engine's scope holds (`Engine._scope`).
+SCOPE_NAMES = frozenset({"incident", "steps", "run", "workflow", "current_date"})
+
+
 def check_syntax(value: Any) -> None:
-    """Raises TemplateFailure when a template in `value` does not parse."""
+    """Raises TemplateFailure when a template in `value` does not parse, or uses a name the
+    run's scope does not have (it would fail every run)."""
     if isinstance(value, str) and is_templated(value):
         try:
-            _inputs.parse(value)
+            unknown = meta.find_undeclared_variables(_inputs.parse(value)) - SCOPE_NAMES \
+                - _inputs.globals.keys()
         except TemplateError as exc:
             raise TemplateFailure(str(exc)) from None
+        if unknown:
+            raise TemplateFailure(
+                f"unknown name {', '.join(sorted(unknown))} (templates see "
+                f"{', '.join(sorted(SCOPE_NAMES))})")
     elif isinstance(value, Mapping):
         for item in value.values():
             check_syntax(item)
