@@ -3,7 +3,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PORT ?= 8080
 
-.PHONY: run test lint bench system-deps assets clean
+.PHONY: run test lint bench bench-peers system-deps assets clean
 
 $(BIN)/fireline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,16 @@ test: $(BIN)/fireline $(ASSETS) system-deps lint
 bench: $(BIN)/fireline $(ASSETS)
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
+# The engine raced against DBOS Transact 3.4 (bench/bench_peers.py). DBOS lives in a venv of
+# its own: it is a peer to measure against, never a dependency of Fireline.
+PEERS := .venv-peers
+$(PEERS)/bin/dbos: Makefile
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q --disable-pip-version-check 'dbos==3.4.0'
+	touch $@
+
+bench-peers: $(BIN)/fireline $(PEERS)/bin/dbos
+	$(BIN)/python bench/bench_peers.py --peers-python $(PEERS)/bin/python
+
 clean:
-	rm -rf $(VENV) .fireline node_modules
+	rm -rf $(VENV) $(PEERS) .fireline node_modules

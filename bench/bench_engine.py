@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import secrets
 import sys
@@ -138,7 +139,23 @@ async def _postgres(home: Path) -> tuple[float, float, float] | None:
         await admin.close()
 
 
+async def one(configuration: str) -> float:
+    """One configuration's figure (steps/s), for `bench_peers`: `sqlite` (one run at a
+    time), `postgres` (likewise), `postgres-parallel` (WORKERS engines on 20 runs)."""
+    with tempfile.TemporaryDirectory(prefix="fireline-bench-") as directory:
+        home = Path(directory)
+        if configuration == "sqlite":
+            return (await _measure(f"sqlite:///{home / 'bench.db'}", home))[0]
+        found = await _postgres(home)
+        if found is None:
+            raise SystemExit("PostgreSQL is not reachable")
+        return found[1] if configuration == "postgres-parallel" else found[0]
+
+
 async def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        print(json.dumps({"steps_per_second": await one(sys.argv[2])}))
+        return
     with tempfile.TemporaryDirectory(prefix="fireline-bench-") as directory:
         home = Path(directory)
         postgres = await _postgres(home)
