@@ -41,9 +41,9 @@ async def test_each_statement_is_one_trip_to_sqlite(
         rows = (await session.execute(text("SELECT name FROM items"))).all()
         await session.execute(text("INSERT INTO items (name) VALUES ('a')"))
     assert rows == []
-    # The select and the insert, one trip each; then the commit and the pool's reset.
-    assert [getattr(fn, "__name__", "") for fn in trips] == [
-        "_run", "_run", "commit", "rollback"]
+    # The select and the insert, one trip each; then the commit. No reset follows: the
+    # transaction was ended (`db._reset`).
+    assert [getattr(fn, "__name__", "") for fn in trips] == ["_run", "_run", "commit"]
 
 
 async def test_rows_counts_and_row_ids_are_the_driver_s(database: Database) -> None:

@@ -10,11 +10,14 @@ mode readers never wait for the writer, so reads no longer queue behind writes a
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import aiosqlite
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import DateTime, MetaData, Select, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import PoolResetState
 from sqlalchemy.types import TypeDecorator
 
 from fireline.core import sqlite_driver
@@ -71,12 +75,16 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10,
                  sqlite_synchronous: str = "full") -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo}
+        # The pool's own reset rolls back every connection it gets back, even one whose
+        # transaction was just committed: a trip to the database per transaction. `_reset`
+        # rolls back only what is still open (SQLAlchemy's documented custom reset).
+        kwargs: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None}
         if url.startswith("sqlite"):
             kwargs.update(connect_args={"timeout": 30}, module=sqlite_driver.dbapi())
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        event.listen(self.engine.sync_engine, "reset", _reset)
         # Best-effort writes under way, by what they write (the loop keeps only a weak
         # reference to a task).
         self._background: dict[str, asyncio.Task[None]] = {}
@@ -122,6 +130,23 @@ class Database:
         if self._background:
             await asyncio.gather(*self._background.values(), return_exceptions=True)
         await self.engine.dispose()
+
+
+def _in_transaction(dbapi_connection: Any) -> bool:
+    """Whether the driver's connection has a transaction open (unknown drivers: yes)."""
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    if isinstance(driver, aiosqlite.Connection | sqlite3.Connection):
+        return bool(driver.in_transaction)
+    if isinstance(driver, asyncpg.Connection):
+        return bool(driver.is_in_transaction())
+    return True
+
+
+def _reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """A connection back in the pool: rolled back if a transaction is still open on it (a
+    closed session's connection has none; a cancelled or failed one may)."""
+    if not state.terminate_only and _in_transaction(dbapi_connection):
+        dbapi_connection.rollback()
 
 
 # What survives what (README "Durability"): in WAL mode, NORMAL fsyncs only at checkpoints —
