@@ -77,3 +77,30 @@ async def test_errors_are_sqlalchemy_s_and_leave_nothing_behind(database: Databa
             await session.execute(text("SELECT * FROM missing"))
     async with database.session(read_only=True) as session:
         assert (await session.execute(text("SELECT count(*) FROM items"))).scalar() == 0
+
+
+def test_the_adapter_classes_it_subclasses_are_as_tested() -> None:
+    """The driver leans on what neither SQLAlchemy nor aiosqlite documents: SQLAlchemy's
+    aiosqlite adapter classes (a cursor's slots, the connection's cursor class and error
+    handler) and aiosqlite's `_execute` and `_conn`. pyproject pins the releases it was tested
+    with; this fails loudly, naming the part, when one of them is not what it was."""
+    import inspect
+
+    import sqlalchemy
+    from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_cursor
+    from sqlalchemy.dialects.sqlite import aiosqlite as dialect
+
+    major, minor, *_ = (int(part) for part in sqlalchemy.__version__.split(".")[:3])
+    assert (major, minor) == (2, 1), f"SQLAlchemy {sqlalchemy.__version__}: tested on 2.1"
+    assert set(AsyncAdapt_dbapi_cursor.__slots__) == {
+        "_adapt_connection", "_connection", "_cursor", "_rows", "_soft_closed_memoized"}
+    assert issubclass(dialect.AsyncAdapt_aiosqlite_cursor, AsyncAdapt_dbapi_cursor)
+    assert dialect.AsyncAdapt_aiosqlite_connection._cursor_cls is (
+        dialect.AsyncAdapt_aiosqlite_cursor)
+    assert callable(dialect.AsyncAdapt_aiosqlite_connection._handle_exception)
+    assert list(inspect.signature(dialect.AsyncAdapt_aiosqlite_dbapi.connect).parameters) == [
+        "self", "arg", "kw"]
+    assert inspect.iscoroutinefunction(aiosqlite.Connection._execute)
+    assert list(inspect.signature(aiosqlite.Connection._execute).parameters)[:2] == [
+        "self", "fn"]
+    assert "_conn" in inspect.getsource(aiosqlite.Connection.__init__)
