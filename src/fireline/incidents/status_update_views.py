@@ -12,12 +12,11 @@ ever `unauthorized`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 
-from fireline.accounts.models import User
-from fireline.accounts.permissions import CurrentPrincipal, Principal, Session
+from fireline.accounts.permissions import CurrentPrincipal, Session
 from fireline.core.clock import isoformat
 from fireline.core.pagination import Pagination
 from fireline.incidents import access
@@ -33,24 +32,15 @@ from fireline.incidents.status_updates import (
     remove_subscribers,
     send_status_update,
 )
-from fireline.incidents.timeline import Agent
+from fireline.incidents.views import FromHeader, writer
 
 router = APIRouter(prefix="/api", tags=["incidents"])
 
-FromHeader = Annotated[str | None, Header(alias="From")]
 _STATUS_UPDATES = "/incidents/{incident_id}/status_updates"
 
 
 def _base(request: Request) -> str:
     return str(request.app.state.settings.base_url)
-
-
-async def _writer(session: Session, principal: Principal, from_header: str | None
-                  ) -> tuple[User, Agent]:
-    access.require_incident_writer(principal)
-    user = await access.acting_user(session=session, principal=principal,
-                                    from_header=from_header)
-    return user, Agent.user(user, "website" if principal.via == "session" else "api")
 
 
 def status_update_body(base: str, status_update: StatusUpdate) -> dict[str, Any]:
@@ -80,7 +70,7 @@ async def create_status_update(
     incident_id: str, body: StatusUpdateCreate, request: Request, principal: CurrentPrincipal,
     session: Session, from_header: FromHeader = None,
 ) -> dict[str, Any]:
-    user, agent = await _writer(session, principal, from_header)
+    user, agent = await writer(session, principal, from_header)
     incident = await access.visible_incident(
         session=session, principal=principal, incident_id=incident_id, for_update=True)
     sent = await send_status_update(

@@ -43,9 +43,11 @@ def _list(name: str) -> Any:
     return Query(alias=f"{name}[]")
 
 
-async def _writer(session: Session, principal: Principal, from_header: str | None) -> tuple[
+async def writer(session: Session, principal: Principal, from_header: str | None) -> tuple[
     User, Agent
 ]:
+    """Who a write is attributed to, and as what agent; refuses roles that may not write
+    (also for `status_update_views`)."""
     access.require_incident_writer(principal)
     user = await access.acting_user(session=session, principal=principal,
                                     from_header=from_header)
@@ -129,7 +131,7 @@ async def create_incident(
     body: IncidentCreate, request: Request, principal: CurrentPrincipal, session: Session,
     from_header: FromHeader = None,
 ) -> dict[str, Any]:
-    _, agent = await _writer(session, principal, from_header)
+    _, agent = await writer(session, principal, from_header)
     incident = await lifecycle.create_incident(session=session, agent=agent, data=body.incident)
     await session.commit()
     return {"incident": shapes.incident_body(_base(request), incident, with_body=True)}
@@ -174,7 +176,7 @@ async def update_incidents(
     body: BulkIncidentUpdate, request: Request, principal: CurrentPrincipal, session: Session,
     from_header: FromHeader = None,
 ) -> dict[str, Any]:
-    user, agent = await _writer(session, principal, from_header)
+    user, agent = await writer(session, principal, from_header)
     await access.lock_incidents(session=session, ids=[changes.id for changes in body.incidents])
     updated: list[Incident] = []
     for changes in body.incidents:
@@ -205,7 +207,7 @@ async def update_incident(
     incident_id: str, body: IncidentUpdate, request: Request, principal: CurrentPrincipal,
     session: Session, from_header: FromHeader = None,
 ) -> dict[str, Any]:
-    user, agent = await _writer(session, principal, from_header)
+    user, agent = await writer(session, principal, from_header)
     incident = await access.visible_incident(
         session=session, principal=principal, incident_id=incident_id, for_update=True)
     await lifecycle.apply_changes(
@@ -219,7 +221,7 @@ async def create_note(
     incident_id: str, body: NoteCreate, request: Request, principal: CurrentPrincipal,
     session: Session, from_header: FromHeader = None,
 ) -> dict[str, Any]:
-    user, _ = await _writer(session, principal, from_header)
+    user, _ = await writer(session, principal, from_header)
     incident = await access.visible_incident(
         session=session, principal=principal, incident_id=incident_id, for_update=True)
     note = await lifecycle.add_note(
@@ -243,7 +245,7 @@ async def create_responder_request(
     incident_id: str, body: ResponderRequestCreate, request: Request,
     principal: CurrentPrincipal, session: Session, from_header: FromHeader = None,
 ) -> dict[str, Any]:
-    user, agent = await _writer(session, principal, from_header)
+    user, agent = await writer(session, principal, from_header)
     incident = await access.visible_incident(
         session=session, principal=principal, incident_id=incident_id, for_update=True)
     if body.requester_id != user.id:
