@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from fireline.connections.models import HEALTHY, UNHEALTHY, Connection, HealthCheck
 from fireline.connections.tools import Tools, parse_networks
@@ -114,7 +115,7 @@ def history_row(connection_id: str, outcome: Outcome, trigger: str) -> dict[str,
 
 
 def record_flip(
-    session: AsyncSession,
+    session: AsyncSession | Session,
     connection: Connection,
     new_status: str,
     *,
@@ -146,7 +147,7 @@ def record_flip(
 
 
 def apply(
-    session: AsyncSession,
+    session: AsyncSession | Session,
     connection: Connection,
     outcome: Outcome,
     *,

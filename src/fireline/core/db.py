@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiosqlite
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import DateTime, MetaData, Select, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import PoolResetState
 from sqlalchemy.types import TypeDecorator
 
@@ -88,8 +89,19 @@ class Database:
         # Best-effort writes under way, by what they write (the loop keeps only a weak
         # reference to a task).
         self._background: dict[str, asyncio.Task[None]] = {}
+        # `run_sync_transaction` on SQLite: the same file through the sync driver, used by
+        # one thread only.
+        self._writer: ThreadPoolExecutor | None = None
+        self._sync_engine: Engine | None = None
         if self.is_sqlite:
-            _configure_sqlite(self.engine, sqlite_synchronous)
+            _configure_sqlite(self.engine.sync_engine, sqlite_synchronous)
+            if self.engine.url.database not in (None, "", ":memory:"):
+                self._sync_engine = create_engine(
+                    self.engine.url.set(drivername="sqlite"), connect_args={"timeout": 30},
+                    pool_size=1, max_overflow=0, pool_reset_on_return=None)
+                event.listen(self._sync_engine, "reset", _reset)
+                _configure_sqlite(self._sync_engine, sqlite_synchronous)
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="fireline-sqlite")
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(
             self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
@@ -111,6 +123,26 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    async def run_sync_transaction(self, work: Callable[[Session], _T]) -> _T:
+        """Runs `work` (synchronous code over an ORM `Session`) in one transaction that
+        commits when it returns and rolls back when it raises.
+
+        For work whose every statement is known at the start (the engine's step
+        completion): on SQLite the whole transaction is one hop to a thread of its own,
+        through the sync driver, instead of one per statement (each a wake-up of the event
+        loop and a handover of the GIL); on PostgreSQL it runs in the session's greenlet
+        (`AsyncSession.run_sync`), one statement per round trip as any other. A caller
+        cancelled meanwhile does not stop it: what it commits is committed."""
+        if self._writer is not None:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer, self._in_writer, work)
+        async with self.transaction() as session:
+            return await session.run_sync(work)
+
+    def _in_writer(self, work: Callable[[Session], _T]) -> _T:
+        with Session(self._sync_engine, expire_on_commit=False) as session, session.begin():
+            return work(session)
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -129,6 +161,10 @@ class Database:
     async def dispose(self) -> None:
         if self._background:
             await asyncio.gather(*self._background.values(), return_exceptions=True)
+        if self._writer is not None and self._sync_engine is not None:
+            writer, sync_engine = self._writer, self._sync_engine
+            await asyncio.to_thread(writer.shutdown)
+            await asyncio.to_thread(sync_engine.dispose)
         await self.engine.dispose()
 
 
@@ -155,10 +191,9 @@ def _reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
 SQLITE_SYNCHRONOUS = ("full", "normal")
 
 
-def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+def _configure_sqlite(sync_engine: Engine, synchronous: str) -> None:
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"sqlite synchronous must be one of {SQLITE_SYNCHRONOUS}")
-    sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -14,7 +14,9 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, select
 from sqlalchemy import insert as insert_statement
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from fireline.accounts.models import User
 from fireline.accounts.permissions import Principal
@@ -74,7 +76,8 @@ def _values(
 
 
 def record(
-    *, session: AsyncSession, incident: Incident | IncidentKeys, type_: str, agent: Agent,
+    *, session: AsyncSession | Session, incident: Incident | IncidentKeys, type_: str,
+    agent: Agent,
     summary: str,
     channel: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
     at: datetime | None = None, id_: str | None = None,
@@ -90,12 +93,22 @@ async def insert(
     summary: str, channel: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
     at: datetime | None = None, id_: str | None = None,
 ) -> None:
-    """`record` as one INSERT statement, for hot paths that keep no ORM objects (the
-    workflow engine writes one per step, every new incident its trigger entry)."""
+    """`record` as one INSERT statement, for hot paths that keep no ORM objects (every new
+    incident its trigger entry)."""
     connection = await session.connection()
     await connection.execute(_INSERT, _values(
         incident=incident, type_=type_, agent=agent, summary=summary, channel=channel,
         details=details, at=at, id_=id_))
+
+
+def insert_sync(
+    *, connection: Connection, incident: Incident | IncidentKeys, type_: str, agent: Agent,
+    summary: str, details: dict[str, Any] | None = None, at: datetime | None = None,
+) -> None:
+    """`insert` inside synchronous work (the workflow engine writes one per step)."""
+    connection.execute(_INSERT, _values(
+        incident=incident, type_=type_, agent=agent, summary=summary, channel=None,
+        details=details, at=at, id_=None))
 
 
 _INSERT = insert_statement(cast(Table, LogEntry.__table__))

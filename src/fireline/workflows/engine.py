@@ -54,7 +54,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy import event as orm_events
+from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from fireline.accounts.models import User
 from fireline.connections import health
@@ -88,6 +90,7 @@ from fireline.workflows.builtins import (
     Parked,
 )
 from fireline.workflows.definitions import (
+    BUILTIN_PREFIX,
     CONDITION,
     LOGIC_BLOCKS,
     Definition,
@@ -157,6 +160,25 @@ class RunFacts:
 
 # Facts by run id, for one chain of steps (`Engine.execute`).
 Chain = dict[str, RunFacts]
+# A run's status, its unfinished steps by id, and the step being completed (`_locked`).
+Locked = tuple[str, dict[str, runs.StepState], runs.StepState]
+
+
+def _needs_nothing(action: str) -> bool:
+    """A built-in that reads and changes nothing (the no-op): its outcome is known without
+    the incident, the session or a rendered input."""
+    prefix, _, name = action.partition(".")
+    builtin = BUILTINS.get(name) if prefix == BUILTIN_PREFIX else None
+    return builtin is not None and builtin.run is None and action not in LOGIC_BLOCKS
+
+
+def _nothing_done(action: str, inputs: dict[str, Any]) -> Outcome:
+    builtin = BUILTINS[action.partition(".")[2]]
+    try:
+        builtin.input.model_validate(inputs)
+    except ValidationError as exc:
+        return Outcome("failed", error="inputs: " + "; ".join(located_messages(exc, "")))
+    return Outcome("succeeded", output=builtin.output().model_dump(mode="json"))
 
 
 def cap_output(value: Any) -> Any:
@@ -229,8 +251,8 @@ class Engine:
                     continue
                 for workflow in workflows:
                     if self._starts(workflow, event, before.get(event.id)):
-                        definition = await self._definition(
-                            session, workflow.id, workflow.current_version)
+                        definition = await session.run_sync(
+                            self._definition, workflow.id, workflow.current_version)
                         await runs.create_run(
                             session=session, workflow=workflow, definition=definition,
                             incident_id=event.incident_id, trigger_event_id=event.id, now=now)
@@ -279,11 +301,10 @@ class Engine:
                 before is not None and triggers.holds(trigger, before))
         return triggers.starts_on(trigger, event.kind, snapshot)
 
-    async def _definition(self, session: AsyncSession, workflow_id: str, version: int
-                          ) -> Definition:
+    def _definition(self, session: Session, workflow_id: str, version: int) -> Definition:
         key = (workflow_id, version)
         if key not in self._definitions:  # versions are immutable: safe to keep
-            row = await session.get(WorkflowVersion, key)
+            row = session.get(WorkflowVersion, key)
             assert row is not None
             self._definitions[key] = Definition.model_validate(row.definition)
         return self._definitions[key]
@@ -349,11 +370,10 @@ class Engine:
 
     # Running ------------------------------------------------------------------------------
 
-    async def _facts(self, session: AsyncSession, run_id: str, chain: Chain
-                     ) -> RunFacts | None:
+    def _facts(self, session: Session, run_id: str, chain: Chain) -> RunFacts | None:
         if run_id in chain:
             return chain[run_id]
-        row = (await session.execute(
+        row = (session.execute(
             select(Run.workflow_id, Run.version, Run.incident_id, Run.started_by_id,
                    Run.trigger_event_id, Workflow.name, Workflow.updated_by_id,
                    Workflow.created_by_id, Incident.service_id)
@@ -362,7 +382,7 @@ class Engine:
             .where(Run.id == run_id))).one_or_none()
         if row is None:
             return None
-        definition = await self._definition(session, row.workflow_id, row.version)
+        definition = self._definition(session, row.workflow_id, row.version)
         facts = RunFacts(
             run_id=run_id, workflow_id=row.workflow_id, workflow_name=row.name,
             updated_by_id=row.updated_by_id, created_by_id=row.created_by_id,
@@ -413,17 +433,17 @@ class Engine:
             return Outcome("failed", error=f"Still not true after {passes} passes")
         return Outcome("loop", until=self.clock() + timedelta(seconds=data.interval_seconds))
 
-    async def _next_pass(self, session: AsyncSession, facts: RunFacts,
-                         steps: dict[str, runs.StepState], loop: runs.StepState,
-                         at: datetime) -> None:
-        again = await runs.rearm_loop(
-            session=session, definition=facts.definition, run_id=loop.run_id,
+    def _next_pass(self, connection: SyncConnection, facts: RunFacts,
+                   steps: dict[str, runs.StepState], loop: runs.StepState,
+                   at: datetime) -> None:
+        again = runs.rearm_loop(
+            connection=connection, definition=facts.definition, run_id=loop.run_id,
             loop_id=loop.step_id, iteration=loop.iteration + 1, at=at)
         for step_id in again:  # written by rearm_loop: not to be written back
             steps.pop(step_id, None)
         if facts.service_id is not None:
-            await timeline.insert(
-                session=session,
+            timeline.insert_sync(
+                connection=connection,
                 incident=timeline.IncidentKeys(facts.incident_id, facts.service_id),
                 type_=runs.STEP_LOG_ENTRY,
                 agent=runs.workflow_agent(facts.workflow_id, facts.workflow_name),
@@ -463,7 +483,7 @@ class Engine:
         inputs = claimed.inputs
         if inputs is None:
             async with self.db.transaction() as session:
-                facts = await self._facts(session, claimed.run_id, chain)
+                facts = await session.run_sync(self._facts, claimed.run_id, chain)
                 if facts is None:
                     return False, None
                 failure: Outcome | None = None
@@ -501,7 +521,7 @@ class Engine:
         action = integration.action(claimed.action.partition(".")[2])
         assert action is not None
         async with self.db.session() as session:
-            facts = await self._facts(session, claimed.run_id, chain)
+            facts = await session.run_sync(self._facts, claimed.run_id, chain)
             # Read now, not from the chain's facts: ACL-3 is about the workflow's editor now.
             workflow = await session.get(Workflow, facts.workflow_id) if facts else None
             if facts is None or workflow is None:
@@ -676,66 +696,100 @@ class Engine:
                         chain: Chain) -> tuple[bool, Claimed | None]:
         """Records the outcome (guarded, WF-4) and settles the run; returns whether it was
         recorded and, when the run has a next step due now, that step — already leased to
-        this worker in the same transaction, which saves a claim round trip per step."""
+        this worker in the same transaction, which saves a claim round trip per step.
+
+        When the outcome is known before the transaction (a tool's result, a failure, the
+        no-op), the whole transaction is one piece of synchronous work
+        (`Database.run_sync_transaction`). A built-in or a logic step runs inside it, with
+        the async session, between the guard and the record."""
+        if outcome is not None or _needs_nothing(claimed.action):
+            return await self.db.run_sync_transaction(
+                lambda session: self._record_locked(session, claimed, outcome, started, chain))
         async with self.db.transaction() as session:
             # Locked (PostgreSQL) and read once: the guard, settling and the next lease all
             # work from these rows.
-            locked = await runs.lock_run_steps(session, claimed.run_id)
-            run_status, steps = locked or ("", {})
-            step = steps.get(claimed.step_id)
-            if step is None or not self._holds(step, claimed) or run_status in RUN_TERMINAL:
-                log.info("stale_result_dropped", run_id=claimed.run_id, step_id=claimed.step_id,
-                         attempt=claimed.attempt)  # WF-4
+            locked = await session.run_sync(self._locked, claimed)
+            facts = await session.run_sync(self._facts, claimed.run_id, chain)
+            if locked is None or facts is None:
                 return False, None
-            facts = await self._facts(session, claimed.run_id, chain)
-            if facts is None:
-                return False, None
-            spec = facts.definition.step(claimed.step_id)
-            if outcome is None:  # built-in: render and run here, inside this transaction
-                try:
-                    inputs = step.inputs if step.inputs is not None else await self._render(
-                        session, facts, spec)
-                except templates.TemplateFailure as exc:
-                    outcome = Outcome("failed", error=f"inputs: {exc}")
+            step, spec, inputs = locked[2], facts.definition.step(claimed.step_id), None
+            try:
+                inputs = step.inputs if step.inputs is not None else await self._render(
+                    session, facts, spec)
+            except templates.TemplateFailure as exc:
+                outcome = Outcome("failed", error=f"inputs: {exc}")
+            else:
+                if spec.action in LOGIC_BLOCKS:
+                    outcome = await self._run_logic(session, facts, spec, step, inputs)
                 else:
-                    if spec.action in LOGIC_BLOCKS:
-                        outcome = await self._run_logic(session, facts, spec, step, inputs)
-                    else:
-                        outcome = await self._run_builtin(session, facts, claimed, inputs,
-                                                          step.started_at or self.clock())
-                    step.inputs = secrets_registry.scrub_value(inputs)
-            now = self.clock()
-            if run_status == "queued":
-                run_status = "running"
-                await runs.mark_running(session, claimed.run_id, step.started_at or now)
-            if outcome.status == "loop" and outcome.until is not None:
-                await self._next_pass(session, facts, steps, step, outcome.until)
-                await runs.save_states(session, steps.values())
-                return True, None
-            written = self._record(session, facts, spec, step, outcome, now, started)
-            if outcome.unhealthy and outcome.connection_id:  # WF-8
-                connection = await session.get(Connection, outcome.connection_id)
-                if connection is not None:
-                    health.apply(session, connection, health.Outcome(
-                        False, step.error or "credentials refused", 0, now), trigger="workflow",
-                        interval=self.tools.settings.health_check_interval)
-            following = None
-            if step.status != "ready":  # else a retry is scheduled; the run goes on later
-                await self._tell_timeline(session, facts, step)
-                if spec.action == CONDITION and step.status == "succeeded":
-                    runs.take_branch(definition=facts.definition, steps=steps,
-                                     condition_id=step.step_id,
-                                     branch=outcome.output["branch"], now=now)
-                ended = runs.settle(definition=facts.definition, run_status=run_status,
-                                    steps=steps, now=now)
-                if ended is not None:
-                    run = await session.get(Run, claimed.run_id)
-                    assert run is not None  # locked above
-                    await runs.finish(session=session, run=run, status=ended[0], error=ended[1],
-                                      workflow_name=facts.workflow_name, now=now)
-                else:
-                    following = self._lease_next(steps, now)
-            await runs.save_states(session, steps.values(), {step.step_id: written})
+                    outcome = await self._run_builtin(session, facts, claimed, inputs,
+                                                      step.started_at or self.clock())
+            return await session.run_sync(self._record_locked, claimed, outcome, started,
+                                          chain, locked, inputs)
+
+    def _locked(self, session: Session, claimed: Claimed) -> Locked | None:
+        """The run's status and its unfinished steps, under their row locks (PostgreSQL),
+        when the claimed step is still this worker's to finish (WF-4)."""
+        found = runs.lock_run_steps(session.connection(), claimed.run_id)
+        run_status, steps = found or ("", {})
+        step = steps.get(claimed.step_id)
+        if step is None or not self._holds(step, claimed) or run_status in RUN_TERMINAL:
+            log.info("stale_result_dropped", run_id=claimed.run_id, step_id=claimed.step_id,
+                     attempt=claimed.attempt)  # WF-4
+            return None
+        return run_status, steps, step
+
+    def _record_locked(
+        self, session: Session, claimed: Claimed, outcome: Outcome | None, started: float,
+        chain: Chain, locked: Locked | None = None, inputs: dict[str, Any] | None = None,
+    ) -> tuple[bool, Claimed | None]:
+        """The rest of the completion transaction, synchronous: the outcome recorded, the
+        timeline told, the run settled (or ended) and its next due step leased. Without
+        `locked`, the guard first; without an outcome, the no-op's (`_needs_nothing`)."""
+        locked = locked or self._locked(session, claimed)
+        facts = self._facts(session, claimed.run_id, chain)
+        if locked is None or facts is None:
+            return False, None
+        run_status, steps, step = locked
+        spec = facts.definition.step(claimed.step_id)
+        connection = session.connection()
+        if outcome is None:
+            inputs = dict(spec.with_)
+            outcome = _nothing_done(claimed.action, inputs)
+        if inputs is not None:
+            step.inputs = secrets_registry.scrub_value(inputs)
+        now = self.clock()
+        if run_status == "queued":
+            run_status = "running"
+            runs.mark_running(connection, claimed.run_id, step.started_at or now)
+        if outcome.status == "loop" and outcome.until is not None:
+            self._next_pass(connection, facts, steps, step, outcome.until)
+            runs.save_states(connection, steps.values())
+            return True, None
+        written = self._record(session, facts, spec, step, outcome, now, started)
+        if outcome.unhealthy and outcome.connection_id:  # WF-8
+            found = session.get(Connection, outcome.connection_id)
+            if found is not None:
+                health.apply(session, found, health.Outcome(
+                    False, step.error or "credentials refused", 0, now), trigger="workflow",
+                    interval=self.tools.settings.health_check_interval)
+        following = None
+        if step.status != "ready":  # else a retry is scheduled; the run goes on later
+            self._tell_timeline(connection, facts, step)
+            if spec.action == CONDITION and step.status == "succeeded":
+                runs.take_branch(definition=facts.definition, steps=steps,
+                                 condition_id=step.step_id,
+                                 branch=outcome.output["branch"], now=now)
+            ended = runs.settle(definition=facts.definition, run_status=run_status,
+                                steps=steps, now=now)
+            if ended is not None:
+                run = session.get(Run, claimed.run_id)
+                assert run is not None  # locked above
+                runs.finish_sync(session=session, run=run, status=ended[0], error=ended[1],
+                                 workflow_name=facts.workflow_name, now=now)
+            else:
+                following = self._lease_next(steps, now)
+        runs.save_states(connection, steps.values(), {step.step_id: written})
         return True, following
 
     def _lease_next(self, steps: dict[str, runs.StepState], now: datetime) -> Claimed | None:
@@ -748,7 +802,7 @@ class Engine:
         return Claimed(step.run_id, step.step_id, step.attempt, step.action, step.inputs,
                        step.iteration, False)
 
-    def _record(self, session: AsyncSession, facts: RunFacts, spec: Step,
+    def _record(self, session: Session, facts: RunFacts, spec: Step,
                 step: runs.StepState, outcome: Outcome, now: datetime, started: float
                 ) -> dict[str, Any]:
         """Applies the outcome to the step's state; returns the columns it sets that the
@@ -788,16 +842,18 @@ class Engine:
             )
         return written
 
-    async def _tell_timeline(self, session: AsyncSession, facts: RunFacts,
-                             step: runs.StepState) -> None:
+    @staticmethod
+    def _tell_timeline(connection: SyncConnection, facts: RunFacts,
+                       step: runs.StepState) -> None:
         if facts.service_id is None:
             return
         summary = (f"Workflow {facts.workflow_name!r}: step {step.step_id} ({step.action}) "
                    f"{step.status.replace('_', ' ')}.")
         if step.error:
             summary += f" {step.error}"
-        await timeline.insert(
-            session=session, incident=timeline.IncidentKeys(facts.incident_id, facts.service_id),
+        timeline.insert_sync(
+            connection=connection,
+            incident=timeline.IncidentKeys(facts.incident_id, facts.service_id),
             type_=runs.STEP_LOG_ENTRY,
             agent=runs.workflow_agent(facts.workflow_id, facts.workflow_name), summary=summary,
             details=runs.step_summary(facts.workflow_name, step), at=step.finished_at)

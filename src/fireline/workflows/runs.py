@@ -18,7 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from fireline.core.clock import utcnow
 from fireline.core.db import dialect_name, insert_for
@@ -70,9 +72,13 @@ async def create_run(
     return run_id
 
 
-async def mark_running(session: AsyncSession, run_id: str, started_at: datetime) -> None:
-    await session.execute(update(Run).where(Run.id == run_id, Run.status == "queued")
-                          .values(status="running", started_at=started_at))
+_MARK_RUNNING = (update(cast(Table, Run.__table__))
+                 .where(Run.id == bindparam("run_id"), Run.status == "queued")
+                 .values(status="running", started_at=bindparam("started_at")))
+
+
+def mark_running(connection: Connection, run_id: str, started_at: datetime) -> None:
+    connection.execute(_MARK_RUNNING, {"run_id": run_id, "started_at": started_at})
 
 
 async def lock_run(session: AsyncSession, run_id: str) -> Run | None:
@@ -122,24 +128,23 @@ _LOCK_RUN_STEPS = (
 _LOCK_RUN_STEPS_FOR_UPDATE = _LOCK_RUN_STEPS.with_for_update()
 
 
-async def lock_run_steps(session: AsyncSession, run_id: str
-                         ) -> tuple[str, dict[str, StepState]] | None:
+def lock_run_steps(connection: Connection, run_id: str
+                   ) -> tuple[str, dict[str, StepState]] | None:
     """The run's status and its steps that have not succeeded (a step missing from them has
     succeeded), fresh, in one statement; on PostgreSQL under the row locks of the run (taken
     first: `workflow_runs` leads the FROM list, as everywhere a run and its steps are both
     locked) and of those steps, so that two parallel steps finishing at once cannot both
     miss the run's end, nor a claimer re-lease a step meanwhile. None: the run is gone, or
     all its steps succeeded."""
-    statement = (_LOCK_RUN_STEPS_FOR_UPDATE if dialect_name(session) == "postgresql"
+    statement = (_LOCK_RUN_STEPS_FOR_UPDATE if connection.dialect.name == "postgresql"
                  else _LOCK_RUN_STEPS)
     status = None
     states = {}
-    # Core all the way (the session's connection): no ORM state to load or to flush.
-    connection = await session.connection()
-    for row in await connection.execute(statement, {"run_id": run_id}):
-        values = row._asdict()
-        status = values.pop("run_status")
-        states[values["step_id"]] = StepState(**values, _loaded=dict(values))
+    # Core all the way: no ORM state to load or to flush.
+    for run_status, *columns in connection.execute(statement, {"run_id": run_id}):
+        status = run_status
+        values = dict(zip(_STATE_COLUMNS, columns, strict=True))
+        states[values["step_id"]] = StepState(**values, _loaded=values)
     return (status, states) if status is not None else None
 
 
@@ -153,14 +158,13 @@ def _write_columns(columns: frozenset[str]) -> Any:
     ).values({name: bindparam(f"new_{name}") for name in sorted(columns)})
 
 
-async def save_states(session: AsyncSession, states: Iterable[StepState],
-                      extra: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+def save_states(connection: Connection, states: Iterable[StepState],
+                extra: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """Writes what changed in each state (plus `extra` columns, by step id)."""
-    connection = await session.connection()
     for state in states:
         values = {**state.changes(), **(extra or {}).get(state.step_id, {})}
         if values:
-            await connection.execute(_write_columns(frozenset(values)), {
+            connection.execute(_write_columns(frozenset(values)), {
                 "key_run_id": state.run_id, "key_step_id": state.step_id,
                 **{f"new_{name}": value for name, value in values.items()}})
 
@@ -223,8 +227,8 @@ def take_branch(*, definition: Definition, steps: Mapping[str, StepState], condi
             step.status, step.finished_at = "not_taken", now
 
 
-async def rearm_loop(*, session: AsyncSession, definition: Definition, run_id: str,
-                     loop_id: str, iteration: int, at: datetime) -> list[str]:
+def rearm_loop(*, connection: Connection, definition: Definition, run_id: str,
+               loop_id: str, iteration: int, at: datetime) -> list[str]:
     """Starts pass `iteration` of a loop: its steps (and the loop step, which checks again
     after them) become new again, the first ready at `at`. Each pass's steps get their own
     idempotency key (WF-5): a pass is a new call, not a retry of the last one. Returns the
@@ -232,7 +236,7 @@ async def rearm_loop(*, session: AsyncSession, definition: Definition, run_id: s
     body = [spec for spec in definition.all_steps if definition.inside(spec.id, loop_id)]
     first = body[0].id
     for spec in [*body, definition.step(loop_id)]:
-        await session.execute(update(_steps).where(
+        connection.execute(update(_steps).where(
             _steps.c.run_id == run_id, _steps.c.step_id == spec.id).values(
             status="ready" if spec.id == first else "waiting", attempt=0, iteration=iteration,
             inputs=None, output=None, error=None, connection_id=None, lease_owner=None,
@@ -251,10 +255,20 @@ async def finish(
     now: datetime | None = None,
 ) -> None:
     """Gives the run its terminal status and tells the incident's timeline."""
+    await session.run_sync(lambda sync: finish_sync(
+        session=sync, run=run, status=status, error=error, workflow_name=workflow_name,
+        now=now))
+
+
+def finish_sync(
+    *, session: Session, run: Run, status: str, error: str | None, workflow_name: str,
+    now: datetime | None = None,
+) -> None:
+    """`finish` inside synchronous work (`Database.run_sync_transaction`)."""
     now = now or utcnow()
     run.status, run.finished_at = status, now
     run.error = error[:2000] if error else None
-    incident = await session.get(Incident, run.incident_id)
+    incident = session.get(Incident, run.incident_id)
     if incident is None:
         return
     words = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancelled",

@@ -317,17 +317,15 @@ def pagerduty_fields(trigger: Mapping[str, Any]) -> dict[str, Any]:
     """PagerDuty's fields for our trigger (ids only; the caller adds references)."""
     kind = trigger.get("type", "manual")
     fields: dict[str, Any] = {"trigger_type": kind, "trigger_type_name": TYPE_NAMES[kind]}
-    if kind == "conditional":
-        when = trigger.get("when")
-        if trigger.get("condition") and when != "created":
-            fields["condition"] = trigger["condition"]
-        if when == "created" and trigger.get("condition"):
-            fields["fireline_when"] = "created"
-            fields["fireline_condition"] = trigger["condition"]
+    condition = trigger.get("condition")
+    if kind == "incident_type":
+        fields["incident_types"] = list(trigger.get("incident_types", []))
+    elif kind == "conditional" and trigger.get("when") == "created":
+        if condition:  # PagerDuty's condition would mean "when met": ours is on creation
+            fields |= {"fireline_when": "created", "fireline_condition": condition}
+    elif kind == "conditional":
+        if condition:
+            fields["condition"] = condition
         if trigger.get("on"):
             fields["event_types"] = list(trigger["on"])
-            if trigger.get("condition"):
-                fields["condition"] = trigger["condition"]
-    elif kind == "incident_type":
-        fields["incident_types"] = list(trigger.get("incident_types", []))
     return fields
