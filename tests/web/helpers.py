@@ -3,6 +3,9 @@ keeping the CSRF token a page's forms carry."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import httpx
 
 from fireline.accounts.permissions import SESSION_COOKIE, csrf_token_for
@@ -25,3 +28,16 @@ async def signed_in(client: httpx.AsyncClient, make_actor,  # type: ignore[no-un
     """`client` signed in as a new user of `role`: the user, and the CSRF token."""
     actor: Actor = await make_actor(role, password=PASSWORD)
     return actor, await sign_in(client, actor.user.email)
+
+
+def error_of(page: str, field: str) -> str | None:
+    """The error a page shows beside a field (`<field>-error`), unescaped."""
+    found = re.search(rf'id="{re.escape(field)}-error">([^<]*)<', page)
+    return html.unescape(found[1]) if found else None
+
+
+def flash(page: str) -> str:
+    """The page's flash message as "kind: text"."""
+    found = re.search(r'<div class="flash flash-(\w+)" role="status">([^<]*)</div>', page)
+    assert found, page
+    return f"{found[1]}: {html.unescape(found[2])}"

@@ -19,7 +19,7 @@ from fireline.core.db import Database
 from fireline.incidents.models import Incident
 from tests.conftest import Actor
 from tests.incidents.helpers import create_incident, create_service, writer_headers
-from tests.web.helpers import HTML, HTMX, PASSWORD, sign_in
+from tests.web.helpers import HTML, HTMX, PASSWORD, error_of, flash, sign_in
 
 
 async def _incident(client: httpx.AsyncClient, actor: Actor, service_id: str, title: str,
@@ -42,17 +42,6 @@ def _assigned(*users: Actor) -> list[dict[str, Any]]:
 def _titles(page: str) -> set[str]:
     return {html.unescape(title) for title in re.findall(
         r'<a href="/incidents/[^"]+">([^<]+)</a>', page)}
-
-
-def _error_of(page: str, field: str) -> str | None:
-    found = re.search(rf'id="{re.escape(field)}-error">([^<]*)<', page)
-    return html.unescape(found[1]) if found else None
-
-
-def _flash(page: str) -> str:
-    found = re.search(r'<div class="flash flash-(\w+)" role="status">([^<]*)</div>', page)
-    assert found, page
-    return f"{found[1]}: {html.unescape(found[2])}"
 
 
 async def test_the_filters_narrow_the_list_and_paging_keeps_them(
@@ -133,8 +122,8 @@ async def test_a_bad_date_is_a_message_beside_its_field_not_an_error(
 
     page = await client.get("/incidents?since=yesterday&until=2024-02-30T10:00", headers=HTML)
     assert page.status_code == 400
-    assert "Write a date and time" in (_error_of(page.text, "since") or "")
-    assert "day value is outside expected range" in (_error_of(page.text, "until") or "")
+    assert "Write a date and time" in (error_of(page.text, "since") or "")
+    assert "day value is outside expected range" in (error_of(page.text, "until") or "")
     assert 'value="yesterday"' in page.text  # what was typed stays
     assert "Disk full" not in page.text and 'hx-trigger="every 5s"' not in page.text
 
@@ -184,7 +173,7 @@ async def test_bulk_acknowledge_changes_the_chosen_incidents_only(
         "incident_id": [item["id"] for item in chosen]})
     assert answer.status_code == 303 and answer.headers["location"] == back
     page = (await client.get(back, headers=HTML)).text
-    assert _flash(page) == "success: Acknowledged 2 incidents."
+    assert flash(page) == "success: Acknowledged 2 incidents."
     assert _titles(page) == {"Fire 3"}  # the filtered list, without the acknowledged ones
     listed = await _get(client, admin, "/api/incidents")
     statuses = {item["id"]: item["status"] for item in listed["incidents"]}
@@ -198,15 +187,15 @@ async def test_bulk_acknowledge_changes_the_chosen_incidents_only(
         "csrf_token": csrf, "status": "acknowledged", "back": "https://evil.example/",
         "incident_id": [untouched["id"], done["id"], chosen[0]["id"], "PNOSUCH"]})
     assert str(mixed.url).endswith("/incidents")  # only ever back to the list
-    assert _flash(mixed.text) == (
+    assert flash(mixed.text) == (
         f"error: Acknowledged 1 incident. 1 incident already acknowledged. Not changed: "
         f"#{done['incident_number']} (Incident Already Resolved), PNOSUCH (not found).")
     resolved = await client.post("/incidents/bulk", follow_redirects=True, headers=HTML, data={
         "csrf_token": csrf, "status": "resolved", "incident_id": [untouched["id"]]})
-    assert _flash(resolved.text) == "success: Resolved 1 incident."
+    assert flash(resolved.text) == "success: Resolved 1 incident."
     nothing = await client.post("/incidents/bulk", follow_redirects=True, headers=HTML, data={
         "csrf_token": csrf, "status": "resolved"})
-    assert _flash(nothing.text) == "error: Choose the incidents to mark resolved first."
+    assert flash(nothing.text) == "error: Choose the incidents to mark resolved first."
 
 
 async def test_roles_that_may_not_change_incidents_see_no_actions_and_are_refused(
@@ -280,9 +269,9 @@ async def test_each_action_changes_the_incident_and_shows_in_the_timeline(
         ("status", {"status": "resolved"},
          f"Resolved #{incident['incident_number']}.", "Resolved"),
     ]
-    for action, data, flash, label in steps:
+    for action, data, message, label in steps:
         shown = await act(action, **data)
-        assert _flash(shown) == f"success: {flash}", action
+        assert flash(shown) == f"success: {message}", action
         assert f"<strong>{label}</strong>" in shown, action
 
     body = (await _get(client, admin, f"/api/incidents/{incident['id']}"))["incident"]
@@ -302,7 +291,7 @@ async def test_each_action_changes_the_incident_and_shows_in_the_timeline(
     assert f'action="{url}/status"' not in final and f'action="{url}/responders"' not in final
     assert f'action="{url}/notes"' in final
     cleared = await act("priority", priority_id="")
-    assert _flash(cleared) == "success: The priority is removed."
+    assert flash(cleared) == "success: The priority is removed."
 
 
 async def test_refused_input_comes_back_beside_its_field_with_what_was_typed(
@@ -324,24 +313,24 @@ async def test_refused_input_comes_back_beside_its_field_with_what_was_typed(
         return answer.text
 
     empty = await refused("notes", content="   ")
-    assert _error_of(empty, "note-content") == "Write the note first."
+    assert error_of(empty, "note-content") == "Write the note first."
     assert 'aria-describedby="note-content-error"' in empty
     long_note = "Seen " + "x" * 65_536
     too_long = await refused("notes", content=long_note)
-    assert "at most 65536 characters" in (_error_of(too_long, "note-content") or "")
+    assert "at most 65536 characters" in (error_of(too_long, "note-content") or "")
     assert f">{long_note}</textarea>" in too_long  # nothing lost
 
     unknown = await refused("assign", user_id=[admin.user.id, "PNOSUCH"])
-    assert _error_of(unknown, "assign-user_id") == "User PNOSUCH not found"
-    assert _error_of(await refused("assign"), "assign-user_id") == (
+    assert error_of(unknown, "assign-user_id") == "User PNOSUCH not found"
+    assert error_of(await refused("assign"), "assign-user_id") == (
         "Choose who the incident is assigned to.")
     asked = await refused("responders", user_id="PNOSUCH", message="Need a DBA")
-    assert _error_of(asked, "responders-user_id") == "User PNOSUCH not found"
+    assert error_of(asked, "responders-user_id") == "User PNOSUCH not found"
     assert ">Need a DBA</textarea>" in asked
-    assert _error_of(await refused("urgency", urgency="urgent"), "urgency-urgency") == (
+    assert error_of(await refused("urgency", urgency="urgent"), "urgency-urgency") == (
         "Input should be 'high' or 'low'")
     assert "Priority PNOSUCH not found" in (
-        _error_of(await refused("priority", priority_id="PNOSUCH"), "priority-priority_id")
+        error_of(await refused("priority", priority_id="PNOSUCH"), "priority-priority_id")
         or "")
 
     await client.put(f"/api/incidents/{incident['id']}", headers=writer_headers(admin),

@@ -5,7 +5,6 @@ requires (tests/oauth does the same)."""
 
 from __future__ import annotations
 
-import html
 import re
 
 import httpx
@@ -17,16 +16,11 @@ from fireline.oauth import service as oauth
 from tests.conftest import Actor
 from tests.oauth import conftest as oauth_tests
 from tests.oauth.conftest import ISSUER, REDIRECT_URI, App, Person, bearer, exchange
-from tests.web.helpers import HTML, signed_in
+from tests.web.helpers import HTML, error_of, signed_in
 
 # The OAuth tests' https app (OAuth needs TLS), as their own conftest builds it.
 settings = oauth_tests.settings
 client = oauth_tests.client
-
-
-def _error_of(page: str, field: str) -> str | None:
-    found = re.search(rf'id="{re.escape(field)}-error">([^<]*)<', page)
-    return html.unescape(found[1]) if found else None
 
 
 def _form(csrf: str, **fields: object) -> dict[str, object]:
@@ -99,24 +93,24 @@ async def test_a_bad_registration_is_refused_beside_its_field(
                                 data=_form(csrf, redirect_uris=plain_http, name="Kept name"))
     assert refused.status_code == 400
     assert "http is allowed for loopback addresses only" in (
-        _error_of(refused.text, "redirect_uris") or "")
+        error_of(refused.text, "redirect_uris") or "")
     assert 'value="Kept name"' in refused.text and f">{plain_http}</textarea>" in refused.text
     assert re.search(r'value="users.read"\s+checked', refused.text)
     assert not re.search(r'value="incidents.write"\s+checked', refused.text)
 
     fragment = await client.post("/settings/oauth_apps/new",
                                  data=_form(csrf, redirect_uris=f"{REDIRECT_URI}#x"))
-    assert "must not have a fragment" in (_error_of(fragment.text, "redirect_uris") or "")
+    assert "must not have a fragment" in (error_of(fragment.text, "redirect_uris") or "")
     none = await client.post("/settings/oauth_apps/new", data=_form(csrf, redirect_uris=" \n"))
-    assert "redirect URI is required" in (_error_of(none.text, "redirect_uris") or "")
+    assert "redirect URI is required" in (error_of(none.text, "redirect_uris") or "")
     long_name = await client.post("/settings/oauth_apps/new", data=_form(csrf, name="x" * 201))
-    message = _error_of(long_name.text, "name") or ""
+    message = error_of(long_name.text, "name") or ""
     assert long_name.status_code == 400 and "200 characters" in message
     assert not message.startswith("Value error")
     blank = await client.post("/settings/oauth_apps/new", data=_form(csrf, name="  "))
-    assert "1 to 200 characters" in (_error_of(blank.text, "name") or "")
+    assert "1 to 200 characters" in (error_of(blank.text, "name") or "")
     forged = await client.post("/settings/oauth_apps/new", data=_form(csrf, scopes=["root"]))
-    assert "Unknown scope" in (_error_of(forged.text, "scopes") or "")
+    assert "Unknown scope" in (error_of(forged.text, "scopes") or "")
     assert "VectorShift" not in (await client.get("/settings/oauth_apps", headers=HTML)).text
 
 

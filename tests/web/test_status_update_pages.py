@@ -6,7 +6,6 @@ viewer's unread ones."""
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -18,7 +17,7 @@ from fireline.core.db import Database
 from fireline.incidents.status_updates import Delivery, StatusUpdate
 from tests.conftest import Actor
 from tests.incidents.helpers import create_incident, create_service, writer_headers
-from tests.web.helpers import HTML, HTMX, PASSWORD, sign_in
+from tests.web.helpers import HTML, HTMX, PASSWORD, error_of, flash, sign_in
 
 
 async def _incident(client: httpx.AsyncClient, admin: Actor, title: str = "Disk full"
@@ -27,17 +26,6 @@ async def _incident(client: httpx.AsyncClient, admin: Actor, title: str = "Disk 
     created = await create_incident(client, admin, service["id"], title)
     assert created.status_code == 201, created.text
     return created.json()["incident"]  # type: ignore[no-any-return]
-
-
-def _error_of(page: str, field: str) -> str | None:
-    found = re.search(rf'id="{re.escape(field)}-error">([^<]*)<', page)
-    return html.unescape(found[1]) if found else None
-
-
-def _flash(page: str) -> str:
-    found = re.search(r'<div class="flash flash-(\w+)" role="status">([^<]*)</div>', page)
-    assert found, page
-    return f"{found[1]}: {html.unescape(found[2])}"
 
 
 def _section(page: str, id_: str) -> str:
@@ -89,7 +77,7 @@ async def test_a_status_update_sent_from_the_page_is_shown_newest_first_and_noti
     await form.done("stakeholders", subscriber=f"user:{admin.user.id}")
     shown = await form.done("status_updates", message="  Rolled back the deploy.\n",
                             subject="Checkout recovering")
-    assert _flash(shown) == "success: Status update sent; 1 user notified."
+    assert flash(shown) == "success: Status update sent; 1 user notified."
     await form.done("status_updates", message="Error rate back to normal.", subject="")
     shown = (await client.get(url, headers=HTML)).text
     updates = _section(shown, "status-updates")
@@ -118,18 +106,18 @@ async def test_an_empty_or_too_long_status_update_is_refused_beside_its_field(
     form = _Form(client, f"/incidents/{incident['id']}", await sign_in(client, admin.user.email))
 
     empty = await form.refused("status_updates", message="  ", subject="Kept subject")
-    assert _error_of(empty, "status-update-message") == "Write the status update first."
+    assert error_of(empty, "status-update-message") == "Write the status update first."
     assert 'value="Kept subject"' in empty and "Disk full" in empty  # the whole page again
     long_subject = "S" * 1025
     refused = await form.refused("status_updates", message="Kept message", subject=long_subject)
-    assert "at most 1024 characters" in (_error_of(refused, "status-update-subject") or "")
+    assert "at most 1024 characters" in (error_of(refused, "status-update-subject") or "")
     assert ">Kept message</textarea>" in refused and f'value="{long_subject}"' in refused
 
     # htmx swaps the section alone in place.
     partial = await form.refused("status_updates", headers=HTMX, message="")
     assert partial.lstrip().startswith('<div id="keep-informed">')
     assert "<html" not in partial and "Timeline" not in partial
-    assert _error_of(partial, "status-update-message") == "Write the status update first."
+    assert error_of(partial, "status-update-message") == "Write the status update first."
     accepted = await client.post(f"/incidents/{incident['id']}/status_updates", headers=HTMX,
                                  data={"csrf_token": form.csrf, "message": "Contained."})
     assert accepted.status_code == 204  # htmx follows HX-Redirect to the page
@@ -154,7 +142,7 @@ async def test_stakeholders_are_added_and_removed_and_an_unknown_team_is_refused
     assert f'<option value="team:{team.id}">Payments</option>' in page
 
     shown = await form.done("stakeholders", subscriber=f"team:{team.id}")
-    assert _flash(shown) == "success: Payments will be notified of status updates."
+    assert flash(shown) == "success: Payments will be notified of status updates."
     shown = await form.done("stakeholders", subscriber=f"user:{admin.user.id}")
     stakeholders = _section(shown, "stakeholders")
     assert f'<a href="/teams/{team.id}">Payments</a> <span class="muted">(team)</span>' \
@@ -162,20 +150,20 @@ async def test_stakeholders_are_added_and_removed_and_an_unknown_team_is_refused
     assert f'<a href="/users/{admin.user.id}">Admin User</a>' in stakeholders
     assert f'value="team:{team.id}"' not in stakeholders  # not offered twice
     again = await form.done("stakeholders", subscriber=f"user:{admin.user.id}")
-    assert _flash(again) == "success: Admin User is a stakeholder already."
+    assert flash(again) == "success: Admin User is a stakeholder already."
 
     unknown = await form.refused("stakeholders", subscriber="team:PNOSUCH")
-    assert _error_of(unknown, "stakeholder-subscriber") == "Team PNOSUCH not found"
+    assert error_of(unknown, "stakeholder-subscriber") == "Team PNOSUCH not found"
     nothing = await form.refused("stakeholders", subscriber="")
-    assert _error_of(nothing, "stakeholder-subscriber") == "Choose a user or a team."
+    assert error_of(nothing, "stakeholder-subscriber") == "Choose a user or a team."
 
     remove = f"stakeholders/team/{team.id}/remove"
     assert f'action="{url}/{remove}"' in shown
     assert 'aria-label="Remove Payments from the stakeholders"' in shown
     removed = await form.done(remove)
-    assert _flash(removed) == "success: Payments is no longer a stakeholder."
+    assert flash(removed) == "success: Payments is no longer a stakeholder."
     assert f'<a href="/teams/{team.id}">' not in _section(removed, "stakeholders")
-    assert _flash(await form.done(remove)) == "success: Payments was not a stakeholder."
+    assert flash(await form.done(remove)) == "success: Payments was not a stakeholder."
     odd = await form.refused("stakeholders/group/x/remove")
     assert '<p class="form-error" role="alert">' in _section(odd, "stakeholders")
 
@@ -197,7 +185,7 @@ async def test_the_conference_bridge_is_set_refused_beside_its_field_and_removed
 
     shown = await form.done("conference_bridge", conference_number="+1 415-555-1212,,1234#",
                             conference_url="https://meet.example/fire?room=1&pin=2")
-    assert _flash(shown) == "success: Conference bridge set."
+    assert flash(shown) == "success: Conference bridge set."
     bridge = _section(shown, "conference-bridge")
     assert "<dd>+1 415-555-1212,,1234#</dd>" in bridge
     assert ('<a href="https://meet.example/fire?room=1&amp;pin=2" rel="noopener noreferrer">'
@@ -205,11 +193,11 @@ async def test_the_conference_bridge_is_set_refused_beside_its_field_and_removed
     assert 'value="https://meet.example/fire?room=1&amp;pin=2"' in bridge  # the form's now
     same = await form.done("conference_bridge", conference_number="+1 415-555-1212,,1234#",
                            conference_url="https://meet.example/fire?room=1&pin=2")
-    assert _flash(same) == "success: The conference bridge is unchanged."
+    assert flash(same) == "success: The conference bridge is unchanged."
 
     script = await form.refused("conference_bridge", conference_number="+44 20 7946 0000",
                                 conference_url="javascript:alert(document.cookie)")
-    assert _error_of(script, "bridge-conference_url") == (
+    assert error_of(script, "bridge-conference_url") == (
         "conference_url must be an http:// or https:// URL")
     assert 'aria-describedby="bridge-conference_url-hint bridge-conference_url-error"' in script
     assert 'value="javascript:alert(document.cookie)"' in script  # kept, in the input only
@@ -217,17 +205,17 @@ async def test_the_conference_bridge_is_set_refused_beside_its_field_and_removed
     assert 'value="+44 20 7946 0000"' in script
     number = await form.refused("conference_bridge", conference_number="call Bob")
     assert "a phone number may hold digits" in (
-        _error_of(number, "bridge-conference_number") or "")
+        error_of(number, "bridge-conference_number") or "")
     partial = await form.refused("conference_bridge", headers=HTMX, conference_url="data:,x")
     assert partial.lstrip().startswith('<div id="keep-informed">')
-    assert _error_of(partial, "bridge-conference_url")
+    assert error_of(partial, "bridge-conference_url")
 
     body = (await client.get(f"/api/incidents/{incident['id']}",
                              headers=admin.headers)).json()["incident"]
     assert body["conference_bridge"] == {"conference_number": "+1 415-555-1212,,1234#",
                                          "conference_url": "https://meet.example/fire?room=1&pin=2"}
     removed = await form.done("conference_bridge")  # the Remove button sends neither field
-    assert _flash(removed) == "success: Conference bridge removed."
+    assert flash(removed) == "success: Conference bridge removed."
     assert "No conference bridge." in removed
     assert "<strong>Conference bridge changed</strong>" in _section(removed, "timeline")
     body = (await client.get(f"/api/incidents/{incident['id']}",
