@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench._runner import commits_per_second, create_commit_table, report
 from fireline.accounts import service as accounts
@@ -112,8 +112,14 @@ async def _measure(url: str, home: Path, workers: int = 0) -> tuple[float, float
         "FIRELINE_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode()})
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
     keyring = load_keyring(settings)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url)  # its defaults: on SQLite, synchronous=FULL
     try:
+        if db.is_sqlite:
+            async with db.session(read_only=True) as session:
+                journal = await session.scalar(text("PRAGMA journal_mode"))
+                synchronous = await session.scalar(text("PRAGMA synchronous"))
+            print(f"sqlite: journal_mode={journal} synchronous="
+                  f"{ {0: 'off', 1: 'normal', 2: 'full', 3: 'extra'}[synchronous] }")
         tools = Tools(settings=settings, keyring=keyring, vault=Vault(keyring))
         steps = await _engine_steps_per_second(db, tools)
         parallel = await _throughput(db, tools, workers) if workers else 0.0

@@ -50,6 +50,8 @@ def main() -> None:
                                                     seconds=args.seconds, warmup=0.5))
                 ceiling = max(ceiling, throughput(event, base_url=ceiling_base,
                                                   seconds=args.seconds, warmup=0.5))
+    print("note: Fireline runs on its defaults: SQLite WAL with synchronous=FULL (every "
+          "commit fsynced; FIRELINE_SQLITE_SYNCHRONOUS is not set)")
     print("note: the ceiling commits one transaction per request; Fireline group-commits the "
           "events that arrive together (each answered 202 only after its batch committed), "
           "which is how it can exceed that ceiling")
